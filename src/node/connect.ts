@@ -1,0 +1,60 @@
+import { isIP } from 'node:net';
+import { validateHost, validatePort } from './args.js';
+import { SharedSocket, type SharedSocketOptions } from './shared-socket.js';
+import type { Socket } from './socket.js';
+
+export interface ConnectOptions extends Omit<SharedSocketOptions, 'type'> {
+  port: number;
+  host?: string;
+}
+
+/**
+ * Outgoing connections made with `connect()` share one UDP socket per address family (many
+ * connections on one port, unlike utp-native's socket per connection). The socket closes by
+ * itself when its last connection is gone, so it never keeps the process alive on its own.
+ */
+const pool: { udp4?: SharedSocket | undefined; udp6?: SharedSocket | undefined } = {};
+
+function pooledSocket(type: 'udp4' | 'udp6'): SharedSocket {
+  let shared = pool[type];
+  if (!shared || shared.closing) {
+    const created = new SharedSocket({ type });
+    created.closeWhenIdle();
+    created.on('error', () => {
+      // Socket-level errors (e.g. bind failing) reach each connection through its own timeout.
+    });
+    created.on('close', () => {
+      if (pool[type] === created) pool[type] = undefined;
+    });
+    pool[type] = shared = created;
+  }
+  return shared;
+}
+
+export function connect(options: ConnectOptions, connectListener?: () => void): Socket;
+export function connect(port: number, host?: string, connectListener?: () => void): Socket;
+export function connect(
+  portOrOptions: number | ConnectOptions,
+  host?: string | (() => void),
+  connectListener?: () => void,
+): Socket {
+  let options: ConnectOptions;
+  if (typeof portOrOptions === 'object' && portOrOptions !== null) {
+    options = portOrOptions;
+    if (typeof host === 'function') connectListener = host;
+  } else {
+    if (typeof host === 'function') [connectListener, host] = [host, undefined];
+    options = host === undefined ? { port: portOrOptions } : { port: portOrOptions, host };
+  }
+  const port = validatePort(options.port, false);
+  const target = validateHost(options.host) ?? '127.0.0.1';
+  const { port: _port, host: _host, ...socketOptions } = options;
+  const type = isIP(target) === 6 ? 'udp6' : 'udp4';
+  const hasOwnOptions = Object.keys(socketOptions).length > 0;
+  // Per-connection tunables need a socket of their own; plain connects share the pool's.
+  const shared = hasOwnOptions ? new SharedSocket({ ...socketOptions, type }) : pooledSocket(type);
+  if (hasOwnOptions) shared.closeWhenIdle();
+  const socket = shared.connect(port, target);
+  if (connectListener) socket.once('connect', connectListener);
+  return socket;
+}

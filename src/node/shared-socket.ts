@@ -1,0 +1,210 @@
+import type dgram from 'node:dgram';
+import { lookup } from 'node:dns';
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import type { EndpointConfig } from '../protocol/config.js';
+import { IPV6_PACKET_SIZE } from '../protocol/config.js';
+import type { Connection } from '../protocol/connection.js';
+import { UtpError } from '../protocol/errors.js';
+import { familyOf, validateHost, validatePort } from './args.js';
+import { Socket, type SocketOptions } from './socket.js';
+import { UdpDriver } from './udp-driver.js';
+
+export interface SharedSocketOptions extends SocketOptions, Partial<EndpointConfig> {
+  type?: 'udp4' | 'udp6';
+}
+
+/**
+ * One UDP port for µTP and anything else (DHT, trackers, hole punching), as utp-native's
+ * socket API and anacrolix/utp offer: `listen()` accepts µTP connections, `connect()` opens them
+ * from the same port, `send()` and 'message' carry the datagrams that are not µTP.
+ *
+ * Events: 'listening', 'connection' (Socket), 'message' (Buffer, rinfo), 'error', 'close'.
+ */
+export class SharedSocket extends EventEmitter {
+  readonly type: 'udp4' | 'udp6';
+  private readonly driver: UdpDriver;
+  private readonly socketOptions: SocketOptions;
+  private readonly sockets = new Set<Socket>();
+  private bound = false;
+  private binding = false;
+  private closingFlag = false;
+  private closeWhenIdleFlag = false;
+  private closeEmitted = false;
+
+  constructor(options: SharedSocketOptions = {}) {
+    super();
+    const { type = 'udp4', allowHalfOpen, ...config } = options;
+    if (type !== 'udp4' && type !== 'udp6') {
+      throw new UtpError('ERR_INVALID_ARG_VALUE', `type must be 'udp4' or 'udp6', got ${String(type)}`);
+    }
+    this.type = type;
+    this.socketOptions = allowHalfOpen === undefined ? {} : { allowHalfOpen };
+    if (type === 'udp6' && config.packetSize === undefined) config.packetSize = IPV6_PACKET_SIZE;
+    this.driver = new UdpDriver(type, config);
+    this.driver.on('message', (data: Buffer, rinfo: dgram.RemoteInfo) => this.emit('message', data, rinfo));
+    this.driver.on('connection', (connection: Connection) => this.accept(connection));
+    this.driver.on('error', (error: Error) => this.emit('error', error));
+    this.driver.on('close', () => this.emitClose());
+  }
+
+  /** The underlying dgram socket, for options such as buffer sizes (set after bind). */
+  get udpSocket(): dgram.Socket {
+    return this.driver.socket;
+  }
+
+  /** @internal the protocol endpoint, for diagnostics. */
+  get endpoint(): UdpDriver['endpoint'] {
+    return this.driver.endpoint;
+  }
+
+  /** Incoming connections refused beyond this many (Server#maxConnections). */
+  get maxConnections(): number {
+    return this.driver.endpoint.config.maxConnections;
+  }
+  set maxConnections(n: number) {
+    this.driver.endpoint.config.maxConnections = n;
+  }
+
+  /** Open connections owned by the application. */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  bind(port?: number, host?: string, callback?: () => void): this;
+  bind(port?: number, callback?: () => void): this;
+  bind(port?: number, host?: string | (() => void), callback?: () => void): this {
+    if (typeof host === 'function') [callback, host] = [host, undefined];
+    const p = port === undefined ? 0 : validatePort(port, true);
+    const h = validateHost(host) ?? (this.type === 'udp6' ? '::' : '0.0.0.0');
+    if (this.bound || this.binding) throw new UtpError('ERR_SOCKET_ALREADY_BOUND', 'socket is already bound');
+    this.binding = true;
+    this.driver.socket.bind(p, h, () => {
+      this.binding = false;
+      this.bound = true;
+      callback?.();
+    });
+    return this;
+  }
+
+  address(): { address: string; family: string; port: number } {
+    return this.driver.socket.address();
+  }
+
+  /** Accept incoming µTP connections (binding first, to `port`, when not bound yet). */
+  listen(port?: number, host?: string, callback?: () => void): this;
+  listen(port?: number, callback?: () => void): this;
+  listen(callback?: () => void): this;
+  listen(port?: number | (() => void), host?: string | (() => void), callback?: () => void): this {
+    if (typeof port === 'function') [callback, port] = [port, undefined];
+    if (typeof host === 'function') [callback, host] = [host, undefined];
+    const start = (): void => {
+      this.driver.endpoint.listening = true;
+      this.emit('listening');
+      callback?.();
+    };
+    if (this.bound) process.nextTick(start);
+    else if (this.binding) this.driver.socket.once('listening', start);
+    else this.bind(port, host, start);
+    return this;
+  }
+
+  /** Opens a µTP connection from this socket's port. */
+  connect(port: number, host?: string): Socket {
+    const p = validatePort(port, false);
+    const h = validateHost(host) ?? (this.type === 'udp6' ? '::1' : '127.0.0.1');
+    if (this.closingFlag || this.driver.isClosed) throw new UtpError('ERR_SOCKET_CLOSED', 'socket is closed');
+    const socket = new Socket(this.socketOptions);
+    this.track(socket);
+    const start = (address: string): void => {
+      if (socket.destroyed) return;
+      const remote = { address, port: p, family: familyOf(address) };
+      socket.attach(this.driver, this.driver.connect(remote));
+    };
+    const resolved = (): void => {
+      if (isIP(h)) return start(this.mapAddress(h));
+      lookup(h, { family: this.type === 'udp6' ? 6 : 4 }, (error, address) => {
+        if (error) socket.destroy(error);
+        else start(address);
+      });
+    };
+    // An unbound socket gets an ephemeral port first, as dgram does on first send.
+    if (this.bound) resolved();
+    else if (this.binding) this.driver.socket.once('listening', resolved);
+    else this.bind(0, resolved);
+    return socket;
+  }
+
+  /** A udp6 socket reaches IPv4 peers through mapped addresses. */
+  private mapAddress(address: string): string {
+    return this.type === 'udp6' && isIP(address) === 4 ? `::ffff:${address}` : address;
+  }
+
+  /** Sends a datagram that is not µTP (DHT, tracker...) from the same port. */
+  send(data: Uint8Array | string, port: number, host: string, callback?: (error: Error | null, bytes: number) => void): void {
+    const p = validatePort(port, false);
+    const h = validateHost(host);
+    if (h === undefined) throw new UtpError('ERR_INVALID_ARG_TYPE', 'host is required');
+    this.driver.socket.send(data, p, h, callback);
+  }
+
+  /** Stops accepting; the UDP socket closes once the application's connections are gone. */
+  close(callback?: () => void): this {
+    if (callback) this.once('close', callback);
+    if (this.closingFlag) return this;
+    this.closingFlag = true;
+    this.driver.endpoint.listening = false;
+    this.maybeFinishClose();
+    return this;
+  }
+
+  /** True once close() was called (or the socket closed when idle). */
+  get closing(): boolean {
+    return this.closingFlag || this.driver.isClosed;
+  }
+
+  /** @internal For connect()'s pool: close by itself once the last connection is gone. */
+  closeWhenIdle(): void {
+    this.closeWhenIdleFlag = true;
+  }
+
+  ref(): this {
+    this.driver.socket.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.driver.socket.unref();
+    return this;
+  }
+
+  private accept(connection: Connection): void {
+    const socket = new Socket(this.socketOptions);
+    socket.attach(this.driver, connection);
+    socket.connecting = false;
+    this.track(socket);
+    this.emit('connection', socket);
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.onRelease = () => {
+      this.sockets.delete(socket);
+      if (this.closeWhenIdleFlag && this.sockets.size === 0) this.close();
+      this.maybeFinishClose();
+    };
+  }
+
+  private maybeFinishClose(): void {
+    if (!this.closingFlag || this.sockets.size > 0) return;
+    if (!this.bound && !this.binding) return this.emitClose();
+    // Let the RESETs and FINs of the last destroy go out before the socket closes.
+    setImmediate(() => this.driver.close());
+  }
+
+  private emitClose(): void {
+    if (this.closeEmitted) return;
+    this.closeEmitted = true;
+    process.nextTick(() => this.emit('close'));
+  }
+}

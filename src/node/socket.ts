@@ -1,0 +1,245 @@
+import { Duplex } from 'node:stream';
+import type { Connection } from '../protocol/connection.js';
+import type { EndpointEvent } from '../protocol/events.js';
+import type { ConnectionStats } from '../protocol/stats.js';
+import type { ConnectionOwner, UdpDriver } from './udp-driver.js';
+
+export interface SocketOptions {
+  /** Keep the writable side open after the peer ends (net semantics). Default false. */
+  allowHalfOpen?: boolean;
+}
+
+/**
+ * A µTP connection as a `stream.Duplex`, shaped like `net.Socket`: 'connect', remote/local
+ * address getters, `setTimeout`, `end`, `destroy`, backpressure through `write()` and 'drain'.
+ * Errors carry `code` (ECONNREFUSED, ECONNRESET, ETIMEDOUT) and arrive as 'error' on this socket.
+ */
+export class Socket extends Duplex implements ConnectionOwner {
+  /** True until 'connect' (outgoing sockets). */
+  connecting: boolean;
+  private driver: UdpDriver | undefined;
+  private connection: Connection | undefined;
+  /** A write or end that arrived while the host name was still being resolved. */
+  private deferred: (() => void) | undefined;
+  private pendingWrite: ((error?: Error | null) => void) | undefined;
+  private idleTimeout = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private lastActivity = 0;
+  /** Called once this socket is gone (the driver's owner stops counting it). */
+  onRelease: (() => void) | undefined;
+
+  /** @internal Sockets come from `connect()`, a Server or a SharedSocket. */
+  constructor(options: SocketOptions = {}) {
+    super({ allowHalfOpen: options.allowHalfOpen ?? false, decodeStrings: true, emitClose: true });
+    this.connecting = true;
+  }
+
+  /** @internal Binds this stream to its connection (at once, or once the host name resolved). */
+  attach(driver: UdpDriver, connection: Connection): void {
+    this.driver = driver;
+    this.connection = connection;
+    this.connecting = connection.state === 'syn-sent';
+    connection.context = this;
+    const deferred = this.deferred;
+    this.deferred = undefined;
+    deferred?.();
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.connection?.remote.address;
+  }
+  get remotePort(): number | undefined {
+    return this.connection?.remote.port;
+  }
+  get remoteFamily(): string | undefined {
+    return this.connection?.remote.family;
+  }
+  get localAddress(): string | undefined {
+    return this.localInfo()?.address;
+  }
+  get localPort(): number | undefined {
+    return this.localInfo()?.port;
+  }
+  get localFamily(): string | undefined {
+    return this.localInfo()?.family;
+  }
+
+  private localInfo(): { address: string; port: number; family: string } | undefined {
+    try {
+      return this.driver?.socket.address();
+    } catch {
+      return undefined; // the UDP socket is already closed
+    }
+  }
+
+  address(): { address: string; port: number; family: string } | Record<string, never> {
+    return this.localInfo() ?? {};
+  }
+
+  /** Connection statistics: rtt, rto, cwnd, bytes in flight, counters... */
+  stats(): ConnectionStats | undefined {
+    return this.connection?.stats();
+  }
+
+  toJSON(): Partial<ConnectionStats> & { remoteAddress: string | undefined; remotePort: number | undefined } {
+    return { remoteAddress: this.remoteAddress, remotePort: this.remotePort, ...this.stats() };
+  }
+
+  /** Like net.Socket#setTimeout: 'timeout' after `ms` without activity; 0 disables. */
+  setTimeout(ms: number, callback?: () => void): this {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+      throw Object.assign(new RangeError(`timeout must be a non-negative number, got ${String(ms)}`), {
+        code: 'ERR_OUT_OF_RANGE',
+      });
+    }
+    if (callback) this.once('timeout', callback);
+    this.idleTimeout = ms;
+    this.touch();
+    if (ms === 0 && this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    } else if (ms > 0 && !this.idleTimer) {
+      this.armIdleTimer(ms);
+    }
+    return this;
+  }
+
+  /** Accepted for net compatibility: µTP has no Nagle switch yet, small writes go out at once. */
+  setNoDelay(_noDelay = true): this {
+    return this;
+  }
+
+  /** Accepted for net compatibility: µTP keeps the connection alive with its own keepalives. */
+  setKeepAlive(_enable = false, _initialDelay = 0): this {
+    return this;
+  }
+
+  ref(): this {
+    this.driver?.socket.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.driver?.socket.unref();
+    return this;
+  }
+
+  private touch(): void {
+    if (this.idleTimeout > 0) this.lastActivity = performance.now();
+  }
+
+  private armIdleTimer(ms: number): void {
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.idleTimeout === 0 || this.destroyed) return;
+      const idle = performance.now() - this.lastActivity;
+      if (idle >= this.idleTimeout) {
+        this.touch();
+        this.emit('timeout');
+      }
+      this.armIdleTimer(Math.max(1, this.idleTimeout - (performance.now() - this.lastActivity)));
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  // ---------------------------------------------------------------- core -> stream
+
+  /** @internal */
+  onCoreEvent(event: EndpointEvent): void {
+    switch (event.type) {
+      case 'connect':
+        this.connecting = false;
+        this.touch();
+        this.emit('connect');
+        this.emit('ready');
+        return;
+      case 'data':
+        this.touch();
+        this.push(event.data);
+        event.connection.setApplicationBuffered(this.readableLength);
+        return;
+      case 'end':
+        this.push(null);
+        return;
+      case 'drain':
+        this.releaseWrite();
+        return;
+      case 'close':
+        if (event.error) this.destroy(event.error);
+        else if (!this.destroyed) {
+          this.push(null);
+          this.releaseWrite();
+        }
+        return;
+      case 'connection':
+        return;
+    }
+  }
+
+  private releaseWrite(): void {
+    const callback = this.pendingWrite;
+    this.pendingWrite = undefined;
+    callback?.();
+  }
+
+  // ---------------------------------------------------------------- stream -> core
+
+  override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const connection = this.connection;
+    if (!connection || !this.driver) {
+      this.deferred = () => this._write(chunk, encoding, callback);
+      return;
+    }
+    this.touch();
+    const ok = connection.write(chunk);
+    this.driver.scheduleFlush();
+    if (ok) callback();
+    else this.pendingWrite = callback;
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    const connection = this.connection;
+    if (!connection || !this.driver) {
+      this.deferred = () => this._writev(chunks, callback);
+      return;
+    }
+    this.touch();
+    let ok = true;
+    for (const { chunk } of chunks) ok = connection.write(chunk);
+    this.driver.scheduleFlush();
+    if (ok) callback();
+    else this.pendingWrite = callback;
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (!this.connection || !this.driver) {
+      this.deferred = () => this._final(callback);
+      return;
+    }
+    this.connection.end();
+    this.driver.scheduleFlush();
+    callback();
+  }
+
+  override _read(): void {
+    if (!this.connection || !this.driver) return;
+    this.connection.setApplicationBuffered(this.readableLength);
+    this.driver.scheduleFlush();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    this.deferred = undefined;
+    if (this.connection && this.driver && this.connection.context === this) {
+      this.connection.abort(this.driver.now());
+      this.connection.context = undefined;
+      this.driver.scheduleFlush();
+    }
+    this.releaseWrite();
+    const release = this.onRelease;
+    this.onRelease = undefined;
+    release?.();
+    callback(error);
+  }
+}

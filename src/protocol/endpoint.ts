@@ -1,0 +1,262 @@
+import { DEFAULT_CONFIG, type EndpointConfig } from './config.js';
+import type { CongestionControllerFactory } from './congestion/controller.js';
+import { RenoWindow } from './congestion/reno.js';
+import { Connection, type ConnectionHost } from './connection.js';
+import type { EndpointEvent, Remote, Transmit } from './events.js';
+import { decodePacket, encodeHeader, looksLikeUtp, PacketType, type Packet } from './packet.js';
+import { timestampMicros } from './time.js';
+
+/** Injected randomness: a uniformly random unsigned 32-bit integer per call. */
+export type RandomSource = () => number;
+
+/** Why datagrams were dropped before reaching a connection (libtorrent keeps the same kind of counters). */
+export interface EndpointCounters {
+  malformed: number;
+  unknownConnection: number;
+  resetsSent: number;
+  resetsRateLimited: number;
+  synRefused: number;
+  unconfirmedEvicted: number;
+}
+
+/**
+ * One UDP port's worth of µTP: demultiplexes datagrams to connections by (address, port,
+ * connection id), accepts SYNs when listening, and answers unknown connections with a RESET.
+ *
+ * Calling contract: feed it every datagram (`handleDatagram`; false means "not µTP", for the
+ * driver to pass on) and call `handleTimeout` once `nextWake` has passed, always with the current
+ * time in ms. After each burst of input call `flush(now)`, then send `transmits` and dispatch
+ * `events` (both arrays are the driver's to empty). Nothing here reads a clock or does I/O.
+ */
+export class Endpoint implements ConnectionHost {
+  readonly config: EndpointConfig;
+  readonly events: EndpointEvent[] = [];
+  readonly transmits: Transmit[] = [];
+  readonly counters: EndpointCounters = {
+    malformed: 0,
+    unknownConnection: 0,
+    resetsSent: 0,
+    resetsRateLimited: 0,
+    synRefused: 0,
+    unconfirmedEvicted: 0,
+  };
+  /** Accept incoming connections. */
+  listening = false;
+  /** Earliest time any connection needs `handleTimeout` (Infinity when none). */
+  nextWake = Infinity;
+
+  /** address -> (port << 16 | recv_id) -> connection. Two numeric-keyed levels avoid a string per datagram. */
+  private readonly byAddress = new Map<string, Map<number, Connection>>();
+  /** Incoming connections still waiting for the initiator's proof, oldest first. */
+  private readonly unconfirmed = new Set<Connection>();
+  private incomingConfirmed = 0;
+  private connectionCount = 0;
+  private readonly dirty: Connection[] = [];
+  private resetTokens: number;
+  private resetRefillAt = 0;
+  private readonly random: RandomSource;
+  private readonly newController: CongestionControllerFactory;
+
+  constructor(options: {
+    random: RandomSource;
+    config?: Partial<EndpointConfig>;
+    controller?: CongestionControllerFactory;
+  }) {
+    this.config = { ...DEFAULT_CONFIG, ...options.config };
+    this.random = options.random;
+    this.newController = options.controller ?? ((packetSize) => new RenoWindow(packetSize));
+    this.resetTokens = this.config.resetRateLimit;
+  }
+
+  /** Connections in any state, lingering ones included. */
+  get size(): number {
+    return this.connectionCount;
+  }
+
+  /** Opens a connection to `remote`; its SYN is in `transmits`. */
+  connect(remote: Remote, now: number, config?: Partial<EndpointConfig>): Connection {
+    let recvId: number;
+    do recvId = this.random() & 0xffff;
+    while (this.find(remote, recvId) || this.find(remote, (recvId + 1) & 0xffff));
+    const merged = config ? { ...this.config, ...config } : this.config;
+    const connection = new Connection({
+      config: merged,
+      host: this,
+      controller: this.newController(merged.packetSize),
+      remote,
+      recvId,
+      sendId: (recvId + 1) & 0xffff,
+      isn: this.random() & 0xffff,
+      now,
+    });
+    this.add(connection);
+    return connection;
+  }
+
+  /** Handles one datagram. Returns false when it is not µTP (the driver delivers it as a message). */
+  handleDatagram(data: Uint8Array, remote: Remote, now: number): boolean {
+    if (!looksLikeUtp(data)) return false;
+    const packet = decodePacket(data);
+    if (packet === undefined) {
+      this.counters.malformed++;
+      return true;
+    }
+    if (packet.type === PacketType.Syn) {
+      this.handleSyn(packet, remote, now);
+      return true;
+    }
+    const connection =
+      packet.type === PacketType.Reset ? this.findForReset(remote, packet.connectionId) : this.find(remote, packet.connectionId);
+    if (connection) {
+      connection.handlePacket(packet, now);
+    } else {
+      this.counters.unknownConnection++;
+      if (packet.type !== PacketType.Reset) this.sendReset(remote, packet, now);
+    }
+    return true;
+  }
+
+  /** Sends what every connection marked since the last flush has to send. */
+  flush(now: number): void {
+    const dirty = this.dirty;
+    // Connections may mark themselves (or others) again while flushing; index, don't iterate.
+    for (let i = 0; i < dirty.length; i++) dirty[i]!.flush(now);
+    dirty.length = 0;
+  }
+
+  /** Runs every expired deadline and recomputes `nextWake`. */
+  handleTimeout(now: number): void {
+    if (now < this.nextWake) return;
+    let next = Infinity;
+    for (const inner of this.byAddress.values()) {
+      for (const connection of inner.values()) {
+        if (connection.nextDeadline() <= now) connection.handleTimeout(now);
+        const deadline = connection.nextDeadline();
+        if (deadline < next) next = deadline;
+      }
+    }
+    this.nextWake = next;
+  }
+
+  // ---------------------------------------------------------------- ConnectionHost
+
+  transmit(remote: Remote, header: Uint8Array, payload: Uint8Array | undefined): void {
+    this.transmits.push({ remote, header, payload });
+  }
+
+  markDirty(connection: Connection): void {
+    this.dirty.push(connection);
+  }
+
+  wake(deadline: number): void {
+    if (deadline < this.nextWake) this.nextWake = deadline;
+  }
+
+  remove(connection: Connection): void {
+    const inner = this.byAddress.get(connection.remote.address);
+    const key = demuxKey(connection.remote.port, connection.recvId);
+    if (inner?.get(key) !== connection) return;
+    inner.delete(key);
+    if (inner.size === 0) this.byAddress.delete(connection.remote.address);
+    this.connectionCount--;
+    if (this.unconfirmed.delete(connection)) return;
+    if (!connection.isInitiator) this.incomingConfirmed--;
+  }
+
+  confirmed(connection: Connection): void {
+    this.unconfirmed.delete(connection);
+    this.incomingConfirmed++;
+    this.events.push({ type: 'connection', connection });
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private handleSyn(syn: Packet, remote: Remote, now: number): void {
+    // The initiator's SYN carries its recv_id; we receive on recv_id + 1.
+    const recvId = (syn.connectionId + 1) & 0xffff;
+    const existing = this.find(remote, recvId);
+    if (existing) {
+      existing.handleDuplicateSyn(syn, now);
+      return;
+    }
+    if (!this.listening || this.incomingConfirmed >= this.config.maxConnections) {
+      this.counters.synRefused++;
+      this.sendReset(remote, syn, now);
+      return;
+    }
+    // Spoofed SYN floods: cap the unconfirmed, and let the oldest make room for a real client.
+    if (this.unconfirmed.size >= this.config.maxUnconfirmed) {
+      const oldest = this.unconfirmed.values().next().value;
+      if (oldest) {
+        this.remove(oldest);
+        this.counters.unconfirmedEvicted++;
+      }
+    }
+    const connection = new Connection({
+      config: this.config,
+      host: this,
+      controller: this.newController(this.config.packetSize),
+      remote,
+      recvId,
+      sendId: syn.connectionId,
+      isn: this.random() & 0xffff,
+      now,
+      syn,
+    });
+    this.add(connection);
+    this.unconfirmed.add(connection);
+  }
+
+  private add(connection: Connection): void {
+    let inner = this.byAddress.get(connection.remote.address);
+    if (!inner) this.byAddress.set(connection.remote.address, (inner = new Map()));
+    inner.set(demuxKey(connection.remote.port, connection.recvId), connection);
+    this.connectionCount++;
+  }
+
+  private find(remote: Remote, recvId: number): Connection | undefined {
+    return this.byAddress.get(remote.address)?.get(demuxKey(remote.port, recvId));
+  }
+
+  /**
+   * libutp puts the id from our packet in its RESET, which may be our send id: our recv id is
+   * then one above (we initiated) or one below (we accepted).
+   */
+  private findForReset(remote: Remote, id: number): Connection | undefined {
+    const direct = this.find(remote, id);
+    if (direct) return direct;
+    for (const candidate of [(id + 1) & 0xffff, (id - 1) & 0xffff]) {
+      const connection = this.find(remote, candidate);
+      if (connection && connection.sendId === id) return connection;
+    }
+    return undefined;
+  }
+
+  /** RESET for a packet no connection claims: never to a RESET, no larger than the trigger, rate-limited. */
+  private sendReset(remote: Remote, trigger: Packet, now: number): void {
+    if (now - this.resetRefillAt >= 1000) {
+      this.resetTokens = this.config.resetRateLimit;
+      this.resetRefillAt = now;
+    }
+    if (this.resetTokens <= 0) {
+      this.counters.resetsRateLimited++;
+      return;
+    }
+    this.resetTokens--;
+    this.counters.resetsSent++;
+    const header = encodeHeader({
+      type: PacketType.Reset,
+      connectionId: trigger.connectionId,
+      timestamp: timestampMicros(now),
+      timestampDifference: 0,
+      windowSize: 0,
+      seq: this.random() & 0xffff,
+      ack: trigger.seq,
+    });
+    this.transmit(remote, header, undefined);
+  }
+}
+
+function demuxKey(port: number, recvId: number): number {
+  return port * 65536 + recvId;
+}

@@ -1,0 +1,31 @@
+import type { Connection } from './connection.js';
+import type { UtpError } from './errors.js';
+
+/** Where a peer is. The core treats it as opaque apart from demultiplexing. */
+export interface Remote {
+  readonly address: string;
+  readonly port: number;
+  readonly family: 'IPv4' | 'IPv6';
+}
+
+/** A datagram to send: header (with extensions) and an optional payload, sent as two iovecs. */
+export interface Transmit {
+  remote: Remote;
+  header: Uint8Array;
+  payload: Uint8Array | undefined;
+}
+
+/** What the core tells its driver, in order. */
+export type EndpointEvent =
+  /** An incoming connection was confirmed by the initiator: hand it to the application. */
+  | { type: 'connection'; connection: Connection }
+  /** Our outgoing connection was accepted. */
+  | { type: 'connect'; connection: Connection }
+  /** In-order bytes for the application. */
+  | { type: 'data'; connection: Connection; data: Uint8Array }
+  /** The peer finished sending (its FIN and everything before it arrived). */
+  | { type: 'end'; connection: Connection }
+  /** The send queue fell below the send buffer size: the application may write more. */
+  | { type: 'drain'; connection: Connection }
+  /** The connection is over: gracefully (no error) or with ECONNRESET, ECONNREFUSED, ETIMEDOUT. */
+  | { type: 'close'; connection: Connection; error: UtpError | undefined };

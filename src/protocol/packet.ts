@@ -1,0 +1,180 @@
+/**
+ * µTP packet codec (BEP 29), with the deployed peers' quirks (see shared PROTOCOL-NOTES).
+ *
+ *     0       4       8               16              24              32
+ *     +-------+-------+---------------+---------------+---------------+
+ *     | type  | ver   | extension     | connection_id                 |
+ *     +-------+-------+---------------+---------------+---------------+
+ *     | timestamp_microseconds                                        |
+ *     +---------------+---------------+---------------+---------------+
+ *     | timestamp_difference_microseconds                             |
+ *     +---------------+---------------+---------------+---------------+
+ *     | wnd_size                                                      |
+ *     +---------------+---------------+---------------+---------------+
+ *     | seq_nr                        | ack_nr                        |
+ *     +---------------+---------------+---------------+---------------+
+ *     then extensions: [next type u8][len u8][len bytes] ... until next type 0; then payload.
+ *
+ * Decoding never throws: a malformed datagram yields `undefined` so the caller counts and drops it.
+ */
+
+export enum PacketType {
+  /** ST_DATA */ Data = 0,
+  /** ST_FIN */ Fin = 1,
+  /** ST_STATE */ State = 2,
+  /** ST_RESET */ Reset = 3,
+  /** ST_SYN */ Syn = 4,
+}
+
+export const HEADER_SIZE = 20;
+export const VERSION = 1;
+
+export enum Extension {
+  None = 0,
+  /** Selective ACK: bit i acks ack_nr + 2 + i. */
+  SelectiveAck = 1,
+  /** Legacy extension bits (8 bytes); skipped. */
+  ExtensionBits = 2,
+  /** libtorrent's close reason: 2 reserved bytes then a u16 reason. */
+  CloseReason = 3,
+}
+
+export interface Packet {
+  type: PacketType;
+  connectionId: number;
+  timestamp: number;
+  timestampDifference: number;
+  windowSize: number;
+  seq: number;
+  ack: number;
+  /** Selective ACK bitmask, any length >= 1 as received. */
+  selectiveAck?: Uint8Array | undefined;
+  /** libtorrent close reason, when the extension was present. */
+  closeReason?: number | undefined;
+  payload: Uint8Array;
+}
+
+/**
+ * Cheap pre-check used to tell µTP from other protocols on a shared port: type 0..4, version 1.
+ * DHT and tracker messages start with 'd' (0x64: type 6, version 4) and fail it.
+ */
+export function looksLikeUtp(data: Uint8Array): boolean {
+  if (data.length < HEADER_SIZE) return false;
+  const b = data[0]!;
+  return (b & 0x0f) === VERSION && b >> 4 <= PacketType.Syn;
+}
+
+export function decodePacket(data: Uint8Array): Packet | undefined {
+  if (!looksLikeUtp(data)) return undefined;
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let selectiveAck: Uint8Array | undefined;
+  let closeReason: number | undefined;
+  let next = data[1]!;
+  let offset = HEADER_SIZE;
+  while (next !== Extension.None) {
+    if (offset + 2 > data.length) return undefined;
+    const type = next;
+    next = data[offset]!;
+    const len = data[offset + 1]!;
+    offset += 2;
+    if (offset + len > data.length) return undefined;
+    if (type === Extension.SelectiveAck) {
+      if (len === 0) return undefined;
+      selectiveAck = data.subarray(offset, offset + len);
+    } else if (type === Extension.CloseReason && len >= 4) {
+      closeReason = view.getUint16(offset + 2);
+    }
+    // Unknown extensions (and the legacy extension bits) are skipped by length.
+    offset += len;
+  }
+  return {
+    type: (data[0]! >> 4) as PacketType,
+    connectionId: view.getUint16(2),
+    timestamp: view.getUint32(4),
+    timestampDifference: view.getUint32(8),
+    windowSize: view.getUint32(12),
+    seq: view.getUint16(16),
+    ack: view.getUint16(18),
+    selectiveAck,
+    closeReason,
+    payload: data.subarray(offset),
+  };
+}
+
+export interface HeaderFields {
+  type: PacketType;
+  connectionId: number;
+  timestamp: number;
+  timestampDifference: number;
+  windowSize: number;
+  seq: number;
+  ack: number;
+  /** Emitted padded to a multiple of 4 bytes. */
+  selectiveAck?: Uint8Array | undefined;
+  closeReason?: number | undefined;
+}
+
+/** Size of the header plus extensions that `encodeHeader` will write for these fields. */
+export function headerSize(fields: HeaderFields): number {
+  let size = HEADER_SIZE;
+  if (fields.selectiveAck) size += 2 + paddedSackLength(fields.selectiveAck.length);
+  if (fields.closeReason !== undefined) size += 6;
+  return size;
+}
+
+function paddedSackLength(len: number): number {
+  return Math.max(4, (len + 3) & ~3);
+}
+
+/**
+ * Writes the header and extensions into `out` at `offset` and returns the bytes written.
+ * The selective ACK goes first: libutp drops packets whose FIRST extension is >= 3.
+ */
+export function encodeHeaderInto(fields: HeaderFields, out: Uint8Array, offset = 0): number {
+  const view = new DataView(out.buffer, out.byteOffset + offset, out.byteLength - offset);
+  const sack = fields.selectiveAck;
+  const hasReason = fields.closeReason !== undefined;
+  const first = sack ? Extension.SelectiveAck : hasReason ? Extension.CloseReason : Extension.None;
+  out[offset] = (fields.type << 4) | VERSION;
+  out[offset + 1] = first;
+  view.setUint16(2, fields.connectionId & 0xffff);
+  view.setUint32(4, fields.timestamp >>> 0);
+  view.setUint32(8, fields.timestampDifference >>> 0);
+  view.setUint32(12, fields.windowSize >>> 0);
+  view.setUint16(16, fields.seq & 0xffff);
+  view.setUint16(18, fields.ack & 0xffff);
+  let pos = offset + HEADER_SIZE;
+  if (sack) {
+    const len = paddedSackLength(sack.length);
+    out[pos] = hasReason ? Extension.CloseReason : Extension.None;
+    out[pos + 1] = len;
+    out.set(sack, pos + 2);
+    out.fill(0, pos + 2 + sack.length, pos + 2 + len);
+    pos += 2 + len;
+  }
+  if (hasReason) {
+    out[pos] = Extension.None;
+    out[pos + 1] = 4;
+    out[pos + 2] = 0;
+    out[pos + 3] = 0;
+    out[pos + 4] = (fields.closeReason! >> 8) & 0xff;
+    out[pos + 5] = fields.closeReason! & 0xff;
+    pos += 6;
+  }
+  return pos - offset;
+}
+
+export function encodeHeader(fields: HeaderFields): Uint8Array {
+  const out = new Uint8Array(headerSize(fields));
+  encodeHeaderInto(fields, out);
+  return out;
+}
+
+/** Header, extensions and payload in one buffer (tests and cold paths; the hot path sends header and payload as two iovecs). */
+export function encodePacket(fields: HeaderFields, payload?: Uint8Array): Uint8Array {
+  const size = headerSize(fields);
+  const out = new Uint8Array(size + (payload?.length ?? 0));
+  encodeHeaderInto(fields, out);
+  if (payload) out.set(payload, size);
+  return out;
+}

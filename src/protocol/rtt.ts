@@ -1,0 +1,43 @@
+/**
+ * RTT / RTO estimator (RFC 6298 shape, as libutp and libtorrent use it):
+ * rto = max(srtt + 4 * rttvar, floor), doubled per consecutive timeout.
+ */
+export class RttEstimator {
+  /** Smoothed RTT (ms); 0 until the first sample. */
+  rtt = 0;
+  rttVar = 0;
+  private backoff = 1;
+
+  constructor(private readonly initialRto: number, private readonly minRto: number, private readonly maxRto: number) {}
+
+  get hasSample(): boolean {
+    return this.rtt > 0;
+  }
+
+  /** Current retransmission timeout in ms, backoff included. */
+  get rto(): number {
+    const base = this.rtt > 0 ? Math.max(this.rtt + 4 * this.rttVar, this.minRto) : this.initialRto;
+    return Math.min(base * this.backoff, this.maxRto);
+  }
+
+  /** A sample from a packet that was sent exactly once (Karn's rule is the caller's). */
+  sample(rttMs: number): void {
+    const r = Math.max(rttMs, 0.001);
+    if (this.rtt === 0) {
+      this.rtt = r;
+      this.rttVar = r / 2;
+    } else {
+      this.rttVar += (Math.abs(this.rtt - r) - this.rttVar) / 4;
+      this.rtt += (r - this.rtt) / 8;
+    }
+  }
+
+  /** Progress was made: forget the backoff. */
+  resetBackoff(): void {
+    this.backoff = 1;
+  }
+
+  onTimeout(): void {
+    this.backoff *= 2;
+  }
+}

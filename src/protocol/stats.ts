@@ -1,0 +1,37 @@
+/** Per-connection counters, readable by users and tests through `stats()`. */
+export interface ConnectionCounters {
+  packetsSent: number;
+  packetsReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  retransmits: number;
+  fastRetransmits: number;
+  timeouts: number;
+  duplicatePackets: number;
+  invalidPackets: number;
+}
+
+export function newCounters(): ConnectionCounters {
+  return {
+    packetsSent: 0,
+    packetsReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    retransmits: 0,
+    fastRetransmits: 0,
+    timeouts: 0,
+    duplicatePackets: 0,
+    invalidPackets: 0,
+  };
+}
+
+export interface ConnectionStats extends ConnectionCounters {
+  rtt: number;
+  rttVar: number;
+  rto: number;
+  cwnd: number;
+  bytesInFlight: number;
+  peerWindow: number;
+  /** Latest one-way delay sample as echoed by the peer (µs, includes clock offset). */
+  lastDelaySample: number;
+}

@@ -51,25 +51,20 @@ export class Server extends EventEmitter {
     shared.on('connection', (socket: Socket) => this.emit('connection', socket));
     shared.on('error', (error: Error) => {
       // A failed bind (EADDRINUSE) leaves the server not listening, as net does.
-      if (this.shared === shared && !this.isBound(shared)) this.shared = undefined;
+      if (this.shared === shared && !shared.isBound) {
+        this.shared = undefined;
+        shared.close();
+      }
       this.emit('error', error);
     });
     shared.on('close', () => {
-      if (this.shared === shared) this.shared = undefined;
+      if (this.shared !== shared) return; // a socket whose bind failed: the server never listened
+      this.shared = undefined;
       this.emit('close');
     });
     if (callback) this.once('listening', callback);
     shared.listen(p, h ?? '0.0.0.0', () => this.emit('listening'));
     return this;
-  }
-
-  private isBound(shared: SharedSocket): boolean {
-    try {
-      shared.address();
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   address(): { address: string; family: string; port: number } | null {

@@ -66,6 +66,11 @@ export class SharedSocket extends EventEmitter {
     this.driver.endpoint.config.maxConnections = n;
   }
 
+  /** True once bind() succeeded. */
+  get isBound(): boolean {
+    return this.bound;
+  }
+
   /** Open connections owned by the application. */
   get connections(): number {
     return this.sockets.size;
@@ -79,6 +84,7 @@ export class SharedSocket extends EventEmitter {
     const h = validateHost(host) ?? (this.type === 'udp6' ? '::' : '0.0.0.0');
     if (this.bound || this.binding) throw new UtpError('ERR_SOCKET_ALREADY_BOUND', 'socket is already bound');
     this.binding = true;
+    this.driver.socket.once('error', () => (this.binding = false));
     this.driver.socket.bind(p, h, () => {
       this.binding = false;
       this.bound = true;
@@ -197,7 +203,6 @@ export class SharedSocket extends EventEmitter {
 
   private maybeFinishClose(): void {
     if (!this.closingFlag || this.sockets.size > 0) return;
-    if (!this.bound && !this.binding) return this.emitClose();
     // Let the RESETs and FINs of the last destroy go out before the socket closes.
     setImmediate(() => this.driver.close());
   }

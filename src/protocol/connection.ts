@@ -289,6 +289,11 @@ export class Connection {
   handleDuplicateSyn(syn: Packet, now: number): void {
     if (syn.seq !== this.synSeq || this.isInitiator) return;
     this.sendHeader(PacketType.State, this.initialSeq, now, undefined);
+    // The resent SYN lands just as we would expire (both one initial RTO after the first SYN): give the repeated STATE its own timeout.
+    if (this.state === 'syn-recv') {
+      this.expiresAt = now + this.config.initialRto;
+      this.host.wake(this.expiresAt);
+    }
   }
 
   private ackAcceptable(ack: number, isReset: boolean): boolean {
@@ -676,12 +681,13 @@ export class Connection {
         else this.sendSyn(now);
         return;
       case 'connected':
-        if (this.config.idleTimeout > 0 && now - this.lastReceived >= this.config.idleTimeout) {
+        // Same sum as nextDeadline(): `now - last >= interval` can miss by a float ulp and spin a driver calling at exactly the deadline.
+        if (this.config.idleTimeout > 0 && now >= this.lastReceived + this.config.idleTimeout) {
           this.close(timedOut('connection (peer silent)'), false);
           return;
         }
         if (now >= this.rtoDeadline) this.retransmitTimeout(now);
-        if (this.config.keepaliveInterval > 0 && now - this.lastSent >= this.config.keepaliveInterval) {
+        if (this.config.keepaliveInterval > 0 && now >= this.lastSent + this.config.keepaliveInterval) {
           this.ackPending = true;
           this.requestFlush();
         }

@@ -54,11 +54,26 @@ export class UdpDriver extends EventEmitter {
     this.socket = dgram.createSocket({ type, reuseAddr: false });
     this.socket.on('message', (data, rinfo) => this.onMessage(data, rinfo));
     this.socket.on('error', (error) => this.emit('error', error));
+    this.socket.on('listening', () => this.sizeSocketBuffers());
     this.socket.on('close', () => {
       this.closed = true;
       this.clearTimer();
       this.emit('close');
     });
+  }
+
+  /**
+   * The kernel's default UDP buffers (about 208 KiB) drop a burst of one receive window; ask for
+   * more (the kernel caps it at net.core.rmem_max / wmem_max, silently).
+   */
+  private sizeSocketBuffers(): void {
+    const want = 2 * this.endpoint.config.receiveBufferSize;
+    try {
+      if (this.socket.getRecvBufferSize() < want) this.socket.setRecvBufferSize(want);
+      if (this.socket.getSendBufferSize() < want) this.socket.setSendBufferSize(want);
+    } catch {
+      // Not fatal: some systems refuse; we only lose more packets to buffer overflow.
+    }
   }
 
   get isClosed(): boolean {

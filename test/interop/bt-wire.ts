@@ -163,52 +163,68 @@ export function download(socket: Duplex, meta: TorrentMeta, opts: WireOptions = 
       fill();
     });
     wire.on('choke', () => log('choked'));
+    socket.on('error', (err: NodeJS.ErrnoException) => fail(`socket error ${err.code ?? ''}: ${err.message}`));
     socket.on('close', () => fail(`connection closed with ${piecesLeft}/${numPieces} pieces missing`));
     wire.handshake(meta.infoHash, opts.peerId ?? makePeerId());
   });
 }
 
-export interface SeedResult {
-  uploaded: number;
+export interface Seeder {
+  /** Payload bytes sent so far. */
+  readonly uploaded: number;
+  /** Why we hung up, if we did (e.g. wrong info hash). */
+  readonly error: string | null;
+  /** Settles when the connection closes; never rejects. */
+  readonly closed: Promise<void>;
 }
 
 /**
  * Serve `data` to the peer at the other end of `socket`, which initiates the
- * handshake. Resolves when the connection closes (libtorrent drops seed-to-seed
- * connections once it has finished) with the number of payload bytes sent.
+ * handshake. The caller reads `uploaded` whenever it likes: libtorrent drops
+ * the connection once it has finished, but how fast that close is noticed is
+ * the transport's business, not the transfer's.
  */
-export function seed(socket: Duplex, meta: TorrentMeta, data: Uint8Array, opts: WireOptions = {}): Promise<SeedResult> {
+export function seed(socket: Duplex, meta: TorrentMeta, data: Uint8Array, opts: WireOptions = {}): Seeder {
   const log = opts.log ?? (() => {});
   const numPieces = pieceCount(meta);
-  return new Promise<SeedResult>((resolve, reject) => {
-    const wire = new Wire();
-    attach(socket, wire);
-    wire.on('handshake', (infoHash, peerId) => {
-      log(`handshake from peer ${Buffer.from(peerId, 'hex').toString('latin1').slice(0, 8)}`);
-      const err = checkInfoHash(meta, infoHash);
-      if (err) {
-        log(err);
-        wire.destroy();
-        return reject(new Error(err));
-      }
-      wire.handshake(meta.infoHash, opts.peerId ?? makePeerId());
-      // Full bitfield, MSB first; spare bits in the last byte must stay 0.
-      const bits = new Uint8Array(Math.ceil(numPieces / 8));
-      for (let i = 0; i < numPieces; i++) bits[i >> 3]! |= 0x80 >> (i & 7);
-      wire.bitfield(bits);
-      wire.unchoke();
-    });
-    wire.on('interested', () => log('peer interested'));
-    wire.on('request', (index, offset, length, respond) => {
-      const start = index * meta.pieceLength + offset;
-      if (index >= numPieces || length > BLOCK_SIZE * 8 || offset + length > pieceSize(meta, index)) {
-        return respond(new Error(`bad request ${index}/${offset}/${length}`));
-      }
-      respond(null, data.subarray(start, start + length));
-    });
+  const wire = new Wire();
+  let error: string | null = null;
+  attach(socket, wire);
+  wire.on('handshake', (infoHash, peerId) => {
+    log(`handshake from peer ${Buffer.from(peerId, 'hex').toString('latin1').slice(0, 8)}`);
+    error = checkInfoHash(meta, infoHash);
+    if (error) {
+      log(error);
+      return wire.destroy();
+    }
+    wire.handshake(meta.infoHash, opts.peerId ?? makePeerId());
+    // Full bitfield, MSB first; spare bits in the last byte must stay 0.
+    const bits = new Uint8Array(Math.ceil(numPieces / 8));
+    for (let i = 0; i < numPieces; i++) bits[i >> 3]! |= 0x80 >> (i & 7);
+    wire.bitfield(bits);
+    wire.unchoke();
+  });
+  wire.on('interested', () => log('peer interested'));
+  wire.on('request', (index, offset, length, respond) => {
+    const start = index * meta.pieceLength + offset;
+    if (index >= numPieces || length > BLOCK_SIZE * 8 || offset + length > pieceSize(meta, index)) {
+      return respond(new Error(`bad request ${index}/${offset}/${length}`));
+    }
+    respond(null, data.subarray(start, start + length));
+  });
+  const closed = new Promise<void>((resolve) => {
     socket.on('close', () => {
       log(`seed connection closed, uploaded ${wire.uploaded} bytes`);
-      resolve({ uploaded: wire.uploaded });
+      resolve();
     });
   });
+  return {
+    get uploaded() {
+      return wire.uploaded;
+    },
+    get error() {
+      return error;
+    },
+    closed,
+  };
 }

@@ -20,7 +20,7 @@ import { createInterface } from 'node:readline';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import * as utp from '../../src/index.js';
-import { download, seed, sha1Hex, sha256Hex, type SeedResult, type TorrentMeta } from './bt-wire.js';
+import { download, seed, sha1Hex, sha256Hex, type Seeder, type TorrentMeta } from './bt-wire.js';
 
 const PYTHON = '/usr/bin/python3';
 const HOST = '127.0.0.1';
@@ -31,7 +31,8 @@ const DEBUG = !!process.env['MICROTP_INTEROP_DEBUG'];
 const LT_PEER = fileURLToPath(new URL('../../../test/interop/lt_peer.py', import.meta.url));
 
 const hasLibtorrent = spawnSync(PYTHON, ['-c', 'import libtorrent'], { stdio: 'ignore' }).status === 0;
-const log = DEBUG ? (msg: string) => process.stderr.write(`[bt-wire] ${msg}\n`) : undefined;
+const T0 = Date.now();
+const log = DEBUG ? (msg: string) => process.stderr.write(`[bt-wire ${((Date.now() - T0) / 1000).toFixed(3)}] ${msg}\n`) : undefined;
 const wireOpts = log ? { log } : {};
 
 // --- transport: microtp (uTP), or node:net when debugging ---------------------
@@ -174,7 +175,7 @@ test(`downloads a multi-piece torrent from a libtorrent seed over ${transportNam
   const lt = startLtPeer(['seed', dir]);
   let socket: Duplex | undefined;
   try {
-    const meta = await withTimeout(lt.next<SeedReady>(), 30_000, 'libtorrent seed startup', lt);
+    const meta = await withTimeout(lt.next<SeedReady>(), 15_000, 'libtorrent seed startup', lt);
     assert.equal(meta.event, 'ready');
     assert.ok(meta.pieceHashes.length > 8, 'torrent should have many pieces');
 
@@ -207,14 +208,14 @@ test(`libtorrent downloads a multi-piece torrent from microtp over ${transportNa
   // seeder needs it before answering the handshake, which may arrive first.
   let gotMeta!: (m: TorrentMeta) => void;
   const metaReady = new Promise<TorrentMeta>((resolve) => (gotMeta = resolve));
-  const seeds: Array<Promise<SeedResult>> = [];
+  const seeders: Seeder[] = [];
   const server = await listen((socket) => {
-    seeds.push(metaReady.then((meta) => seed(socket, meta, data, wireOpts)));
+    void metaReady.then((meta) => seeders.push(seed(socket, meta, data, wireOpts)));
   });
 
   const lt = startLtPeer(['download', dir, '--data', dataPath, '--peer-port', String(server.port), '--timeout', String(TIMEOUT_MS / 1000)]);
   try {
-    const meta = await withTimeout(lt.next<DownloadTorrent>(), 30_000, 'libtorrent startup', lt);
+    const meta = await withTimeout(lt.next<DownloadTorrent>(), 15_000, 'libtorrent startup', lt);
     assert.equal(meta.event, 'torrent');
     assert.ok(meta.pieceHashes.length > 8, 'torrent should have many pieces');
     // Both sides must agree on the pieces before any bytes move.
@@ -230,13 +231,13 @@ test(`libtorrent downloads a multi-piece torrent from microtp over ${transportNa
     assert.equal(await withTimeout(lt.exited, 10_000, 'lt_peer exit', lt), 0);
 
     // The bytes really came through our seeder (it is libtorrent's only peer).
-    assert.ok(seeds.length >= 1, 'libtorrent connected to us');
-    const results = await withTimeout(Promise.all(seeds), 10_000, 'seed connections to close', lt);
-    const uploaded = results.reduce((n, r) => n + r.uploaded, 0);
+    assert.ok(seeders.length >= 1, 'libtorrent connected to us');
+    assert.deepEqual(seeders.map((s) => s.error).filter(Boolean), []);
+    const uploaded = seeders.reduce((n, s) => n + s.uploaded, 0);
     assert.ok(uploaded >= data.length, `uploaded ${uploaded} of ${data.length} bytes`);
   } finally {
     lt.kill();
-    await server.close();
+    await withTimeout(server.close(), 5_000, 'server close').catch((err: Error) => t.diagnostic(err.message));
     await rm(dir, { recursive: true, force: true });
   }
 });

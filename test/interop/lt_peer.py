@@ -14,7 +14,8 @@ Run with Debian's /usr/bin/python3 (the one that has python3-libtorrent).
       Makes a v1-only torrent of PATH (a file the JS side seeds), prints
       {"event":"torrent","infoHash",...}, downloads it from 127.0.0.1:P into
       DIR/dl, then prints {"event":"done","ok",...,"sha256"} and exits
-      0 if the downloaded file hashes equal to PATH, else 1.
+      0 if the downloaded file hashes equal to PATH, else 1. Also gives up
+      when stdin closes or on SIGTERM/SIGINT.
 
 Only uTP is enabled; --tcp enables only TCP instead (used to prove the
 BitTorrent side without microtp). Alerts go to stderr; stdout carries only JSON lines.
@@ -35,8 +36,11 @@ PIECE_LENGTH = 256 * 1024
 HOST = '127.0.0.1'
 
 
+T0 = time.monotonic()
+
+
 def log(*args):
-    print('[lt_peer]', *args, file=sys.stderr, flush=True)
+    print('[lt_peer %.3f]' % (time.monotonic() - T0), *args, file=sys.stderr, flush=True)
 
 
 def emit(obj):
@@ -140,8 +144,10 @@ def wait_for_stop():
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     def read_stdin():
+        # os.read, not sys.stdin: a daemon thread blocked inside a buffered
+        # reader makes interpreter shutdown abort ("could not acquire lock").
         try:
-            while sys.stdin.buffer.read(4096):
+            while os.read(0, 4096):
                 pass
         finally:
             stop.set()
@@ -186,6 +192,7 @@ def cmd_download(args):
     ti, _, meta = make_torrent(args.data)
     expected = sha256_file(args.data)
 
+    stop = wait_for_stop()
     ses = make_session(args.tcp, args.verbose)
     port = wait_listening(ses)
     emit(dict(meta, event='torrent', port=port))
@@ -199,6 +206,9 @@ def cmd_download(args):
         st = h.status()
         if st.is_seeding:
             break
+        if stop.is_set():
+            log('stopped before download completed')
+            return 1
         if time.time() > deadline:
             emit({'event': 'done', 'ok': False, 'error': 'timeout',
                   'progress': st.progress, 'state': str(st.state)})

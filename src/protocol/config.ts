@@ -23,6 +23,8 @@ export interface ConnectionConfig {
   keepaliveInterval: number;
   /** After a graceful close, keep answering the peer's retransmitted FIN this long (ms). */
   lingerTime: number;
+  /** How long an unconfirmed incoming connection waits for the initiator's proof (ms); libutp 3 s. */
+  unconfirmedTimeout: number;
   /** Resends triggered by one incoming ACK at most (libutp 4, libtorrent 5). */
   maxResendsPerAck: number;
 }
@@ -48,6 +50,7 @@ export const DEFAULT_CONFIG: EndpointConfig = {
   idleTimeout: 180_000,
   keepaliveInterval: 29_000,
   lingerTime: 3_000,
+  unconfirmedTimeout: 3_000,
   maxResendsPerAck: 4,
   maxUnconfirmed: 256,
   maxConnections: Infinity,

@@ -42,6 +42,8 @@ const MAX_SACK_BYTES = 32;
 /** SACKed packets above a hole that declare it lost (BEP 29, libutp, libtorrent). */
 const SACK_LOSS_THRESHOLD = 3;
 const DUP_ACK_THRESHOLD = 3;
+/** How far behind the oldest unacked packet an ack_nr on a reordered packet may be. */
+const STALE_ACK_SLACK = 1024;
 
 /**
  * One µTP connection's state machine.
@@ -104,6 +106,10 @@ export class Connection {
   private dirty = false;
 
   private rtoDeadline = Infinity;
+  /** When to push one packet into a window the peer closed, in case its reopening ACK was lost. */
+  private probeDeadline = Infinity;
+  /** The window the peer last advertised (peerWindow may be raised for a probe). */
+  private advertisedByPeer = 0;
   private synTransmits = 0;
   private lastReceived: number;
   private lastSent: number;
@@ -149,11 +155,11 @@ export class Connection {
       this.synSeq = syn.seq;
       this.sendBuffer = new SendBuffer(isn);
       this.ackNr = syn.seq;
-      this.peerWindow = syn.windowSize;
+      this.peerWindow = this.advertisedByPeer = syn.windowSize;
       this.noteTimestamp(syn, now);
       this.sendState(now);
       // An unconfirmed connection dies at its first timeout: it never retransmits.
-      this.expiresAt = now + config.initialRto;
+      this.expiresAt = now + config.unconfirmedTimeout;
       this.host.wake(this.expiresAt);
     }
     this.lastAckReceived = seqAdd(this.sendBuffer.oldest, -1);
@@ -248,7 +254,8 @@ export class Connection {
       return;
     }
     this.noteTimestamp(packet, now);
-    this.peerWindow = packet.windowSize;
+    this.peerWindow = this.advertisedByPeer = packet.windowSize;
+    if (this.peerWindow >= this.config.packetSize) this.probeDeadline = Infinity;
 
     if (this.state === 'syn-sent') {
       if (packet.type !== PacketType.State) return;
@@ -291,15 +298,16 @@ export class Connection {
     this.sendHeader(PacketType.State, this.initialSeq, now, undefined);
     // The resent SYN lands just as we would expire (both one initial RTO after the first SYN): give the repeated STATE its own timeout.
     if (this.state === 'syn-recv') {
-      this.expiresAt = now + this.config.initialRto;
+      this.expiresAt = now + this.config.unconfirmedTimeout;
       this.host.wake(this.expiresAt);
     }
   }
 
   private ackAcceptable(ack: number, isReset: boolean): boolean {
-    // Valid: from one before the oldest unacked packet up to the newest we sent. A keepalive
-    // from libutp acks one less; a RESET from libutp echoes a seq_nr we used, STATE included.
-    const lowest = seqAdd(this.sendBuffer.oldest, -2);
+    // Valid: up to the newest seq_nr we sent, and not far behind the oldest unacked one. DATA
+    // overtaken on a reordering path carries an older ack_nr (harmless: it acks nothing new);
+    // a RESET must fit closely. A RESET from libutp echoes a seq_nr we used, STATE included.
+    const lowest = seqAdd(this.sendBuffer.oldest, isReset ? -2 : -STALE_ACK_SLACK);
     const highest = isReset ? this.sendBuffer.next : seqAdd(this.sendBuffer.next, -1);
     const span = seqDiff(lowest, highest);
     const d = seqDiff(lowest, ack);
@@ -315,6 +323,7 @@ export class Connection {
     let acked = 0;
     let ackedSomething = false;
     const ack = packet.ack;
+    const stale = seqDiff(seqAdd(this.sendBuffer.oldest, -1), ack) < 0;
     while (this.sendBuffer.count > 0 && seqDiff(this.sendBuffer.oldest, ack) >= 0) {
       const out = this.sendBuffer.shift()!;
       ackedSomething = true;
@@ -326,6 +335,7 @@ export class Connection {
     if (ackedSomething) {
       this.dupAcks = 0;
     } else if (
+      !stale &&
       packet.type === PacketType.State &&
       ack === this.lastAckReceived &&
       this.sendBuffer.count > 0 &&
@@ -341,7 +351,7 @@ export class Connection {
         }
       }
     }
-    this.lastAckReceived = ack;
+    if (!stale) this.lastAckReceived = ack;
 
     if (acked > 0 || ackedSomething) {
       const sample = delaySample(packet.timestampDifference);
@@ -514,7 +524,13 @@ export class Connection {
       if (this.queuedBytes > 0) {
         if (this.sendBuffer.full) break;
         const size = Math.min(maxPayload, this.queuedBytes);
-        if (this.bytesInFlight + size > window && (this.bytesInFlight > 0 || this.peerWindow < size)) break;
+        if (this.bytesInFlight + size > window && (this.bytesInFlight > 0 || this.peerWindow < size)) {
+          if (this.sendBuffer.count === 0 && this.probeDeadline === Infinity) {
+            this.probeDeadline = now + this.rttEstimator.rto;
+            this.host.wake(this.probeDeadline);
+          }
+          break;
+        }
         const out = this.newPacket(PacketType.Data, this.takeQueued(size), now);
         this.bytesInFlight += size;
         this.transmitData(out, now);
@@ -661,7 +677,7 @@ export class Connection {
   nextDeadline(): number {
     if (this.state === 'syn-recv') return this.expiresAt;
     if (this.state === 'closed') return this.expiresAt;
-    let t = this.rtoDeadline;
+    let t = Math.min(this.rtoDeadline, this.probeDeadline);
     if (this.state === 'connected') {
       if (this.config.keepaliveInterval > 0) t = Math.min(t, this.lastSent + this.config.keepaliveInterval);
       if (this.config.idleTimeout > 0) t = Math.min(t, this.lastReceived + this.config.idleTimeout);
@@ -687,6 +703,13 @@ export class Connection {
           return;
         }
         if (now >= this.rtoDeadline) this.retransmitTimeout(now);
+        if (now >= this.probeDeadline) {
+          // The peer's window stayed closed for an RTO: its reopening ACK may be lost. Send one
+          // packet anyway; its ACK carries the current window.
+          this.probeDeadline = Infinity;
+          this.peerWindow = Math.max(this.peerWindow, this.config.packetSize);
+          this.requestFlush();
+        }
         if (this.config.keepaliveInterval > 0 && now >= this.lastSent + this.config.keepaliveInterval) {
           this.ackPending = true;
           this.requestFlush();
@@ -699,7 +722,10 @@ export class Connection {
       this.rtoDeadline = Infinity;
       return;
     }
-    if (++this.consecutiveTimeouts > this.config.maxRetransmits) {
+    // A probe into a closed window is expected to go unanswered: it says nothing about the peer
+    // being gone (the idle timeout covers that).
+    const probing = this.advertisedByPeer < this.config.packetSize;
+    if (!probing && ++this.consecutiveTimeouts > this.config.maxRetransmits) {
       this.close(timedOut('retransmission'), false);
       return;
     }

@@ -318,7 +318,7 @@ describe('flow control', () => {
     const acc = b.accepted[0]!;
     const app = b.app(acc);
     assert.ok(app.unread > rcv - 1400, `window should be full, unread ${app.unread}`);
-    assert.equal(conn.stats().bytesInFlight, 0, 'sender stalled on the closed window');
+    assert.ok(conn.stats().bytesInFlight <= 1400, 'sender stalled on the closed window (at most one probe in flight)');
     // Lose whatever B says while it reads everything: the reopening ACK never arrives.
     net.link(b, a).set({ loss: 1 });
     app.autoRead = true;
@@ -330,7 +330,7 @@ describe('flow control', () => {
     assertIntact(app.data(), up, 'A -> B');
   });
 
-  test.todo('the ACK that reopens a zero window is lost: the sender probes within a few RTOs instead of waiting ~29 s for a keepalive', () => {
+  test('the ACK that reopens a zero window is lost: the sender probes within a few RTOs instead of waiting ~29 s for a keepalive', () => {
     const up = seededBytes(51, 400_000);
     const net = new SimNetwork({ seed: 51, link: PATH });
     const a = net.addHost('a');

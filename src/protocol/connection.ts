@@ -42,6 +42,8 @@ const MAX_SACK_BYTES = 32;
 /** SACKed packets above a hole that declare it lost (BEP 29, libutp, libtorrent). */
 const SACK_LOSS_THRESHOLD = 3;
 const DUP_ACK_THRESHOLD = 3;
+/** Extra confirming STATEs an initiator sends while the acceptor stays silent. */
+const MAX_CONFIRM_REPEATS = 3;
 /** How far behind the oldest unacked packet an ack_nr on a reordered packet may be. */
 const STALE_ACK_SLACK = 1024;
 
@@ -108,6 +110,12 @@ export class Connection {
   private rtoDeadline = Infinity;
   /** When to push one packet into a window the peer closed, in case its reopening ACK was lost. */
   private probeDeadline = Infinity;
+  /**
+   * Initiator only: repeat the confirming STATE (bounded) until the acceptor is heard from, so a
+   * lost confirmation does not strand an application that only reads.
+   */
+  private confirmDeadline = Infinity;
+  private confirmRepeats = 0;
   /** The window the peer last advertised (peerWindow may be raised for a probe). */
   private advertisedByPeer = 0;
   private synTransmits = 0;
@@ -268,8 +276,11 @@ export class Connection {
       // Speak first, so that an acceptor waiting for proof (libutp, us) may send at once.
       this.ackPending = true;
       this.requestFlush();
+      this.confirmDeadline = now + this.rttEstimator.rto;
+      this.host.wake(this.confirmDeadline);
       return;
     }
+    this.confirmDeadline = Infinity; // the acceptor spoke: it is confirmed
     if (this.state === 'syn-recv') {
       // Only the initiator saw our ISN: its ack_nr must be exactly ISN - 1 to confirm.
       if (packet.ack !== seqAdd(this.initialSeq, -1)) {
@@ -677,7 +688,7 @@ export class Connection {
   nextDeadline(): number {
     if (this.state === 'syn-recv') return this.expiresAt;
     if (this.state === 'closed') return this.expiresAt;
-    let t = Math.min(this.rtoDeadline, this.probeDeadline);
+    let t = Math.min(this.rtoDeadline, this.probeDeadline, this.confirmDeadline);
     if (this.state === 'connected') {
       if (this.config.keepaliveInterval > 0) t = Math.min(t, this.lastSent + this.config.keepaliveInterval);
       if (this.config.idleTimeout > 0) t = Math.min(t, this.lastReceived + this.config.idleTimeout);
@@ -703,6 +714,14 @@ export class Connection {
           return;
         }
         if (now >= this.rtoDeadline) this.retransmitTimeout(now);
+        if (now >= this.confirmDeadline) {
+          // Nothing from the acceptor yet. If we sent data, its retransmission confirms instead.
+          this.confirmDeadline = ++this.confirmRepeats < MAX_CONFIRM_REPEATS ? now + this.rttEstimator.rto * 2 ** this.confirmRepeats : Infinity;
+          if (this.sendBuffer.count === 0) {
+            this.ackPending = true;
+            this.requestFlush();
+          }
+        }
         if (now >= this.probeDeadline) {
           // The peer's window stayed closed for an RTO: its reopening ACK may be lost. Send one
           // packet anyway; its ACK carries the current window.

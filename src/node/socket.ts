@@ -160,6 +160,9 @@ export class Socket extends Duplex implements ConnectionOwner {
         return;
       case 'end':
         this.push(null);
+        // As net does: with nothing buffered, 'end' fires even if the application never reads,
+        // so a socket that only writes still closes.
+        this.read(0);
         return;
       case 'drain':
         this.releaseWrite();

@@ -135,6 +135,8 @@ export class Connection {
     now: number;
     /** For acceptors: the SYN being answered. */
     syn?: Packet;
+    /** For acceptors: send the STATE now (false when re-created from a SYN cookie). */
+    answer?: boolean;
   }) {
     const { config, host, remote, isn, now, syn } = options;
     this.config = config;
@@ -165,7 +167,7 @@ export class Connection {
       this.ackNr = syn.seq;
       this.peerWindow = this.advertisedByPeer = syn.windowSize;
       this.noteTimestamp(syn, now);
-      this.sendState(now);
+      if (options.answer !== false) this.sendState(now);
       // An unconfirmed connection dies at its first timeout: it never retransmits.
       this.expiresAt = now + config.unconfirmedTimeout;
       this.host.wake(this.expiresAt);

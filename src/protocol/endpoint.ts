@@ -4,6 +4,8 @@ import { RenoWindow } from './congestion/reno.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import type { EndpointEvent, Remote, Transmit } from './events.js';
 import { decodePacket, encodeHeader, looksLikeUtp, PacketType, type Packet } from './packet.js';
+import { seqAdd } from './seq.js';
+import { SynCookies, type SynCookieSource } from './syn-cookie.js';
 import { timestampMicros } from './time.js';
 
 /** Injected randomness: a uniformly random unsigned 32-bit integer per call. */
@@ -17,6 +19,8 @@ export interface EndpointCounters {
   resetsRateLimited: number;
   synRefused: number;
   unconfirmedEvicted: number;
+  /** Connections confirmed by SYN cookie after their unconfirmed state was evicted. */
+  cookieConfirmed: number;
 }
 
 /**
@@ -39,6 +43,7 @@ export class Endpoint implements ConnectionHost {
     resetsRateLimited: 0,
     synRefused: 0,
     unconfirmedEvicted: 0,
+    cookieConfirmed: 0,
   };
   /** Accept incoming connections. */
   listening = false;
@@ -56,14 +61,18 @@ export class Endpoint implements ConnectionHost {
   private resetRefillAt = 0;
   private readonly random: RandomSource;
   private readonly newController: CongestionControllerFactory;
+  private readonly cookies: SynCookieSource;
 
   constructor(options: {
     random: RandomSource;
     config?: Partial<EndpointConfig>;
     controller?: CongestionControllerFactory;
+    /** Acceptor ISNs (default: SYN cookies keyed from `random`). */
+    synCookies?: SynCookieSource;
   }) {
     this.config = { ...DEFAULT_CONFIG, ...options.config };
     this.random = options.random;
+    this.cookies = options.synCookies ?? new SynCookies(options.random);
     this.newController = options.controller ?? ((packetSize) => new RenoWindow(packetSize));
     this.resetTokens = this.config.resetRateLimit;
   }
@@ -109,6 +118,8 @@ export class Endpoint implements ConnectionHost {
       packet.type === PacketType.Reset ? this.findForReset(remote, packet.connectionId) : this.find(remote, packet.connectionId);
     if (connection) {
       connection.handlePacket(packet, now);
+    } else if (packet.type !== PacketType.Reset && this.acceptByCookie(packet, remote, now)) {
+      this.counters.cookieConfirmed++;
     } else {
       this.counters.unknownConnection++;
       if (packet.type !== PacketType.Reset) this.sendReset(remote, packet, now);
@@ -171,6 +182,40 @@ export class Endpoint implements ConnectionHost {
 
   // ---------------------------------------------------------------- internals
 
+  /**
+   * The initiator's first packet for a connection whose unconfirmed state a SYN flood evicted:
+   * its ack_nr proves it saw our STATE when it matches the cookie of the SYN it implies
+   * (SYN id = connection id - 1, SYN seq = seq_nr - 1).
+   */
+  private acceptByCookie(packet: Packet, remote: Remote, now: number): boolean {
+    if (!this.listening || this.incomingConfirmed >= this.config.maxConnections) return false;
+    const synId = (packet.connectionId - 1) & 0xffff;
+    const synSeq = seqAdd(packet.seq, -1);
+    const isn = seqAdd(packet.ack, 1);
+    if (!this.cookies.valid(remote.address, remote.port, synId, synSeq, isn, now)) return false;
+    const connection = this.createAcceptor(remote, { ...packet, type: PacketType.Syn, connectionId: synId, seq: synSeq }, isn, now, false);
+    connection.handlePacket(packet, now);
+    return true;
+  }
+
+  private createAcceptor(remote: Remote, syn: Packet, isn: number, now: number, answer: boolean): Connection {
+    const connection = new Connection({
+      config: this.config,
+      host: this,
+      controller: this.newController(this.config.packetSize),
+      remote,
+      recvId: (syn.connectionId + 1) & 0xffff,
+      sendId: syn.connectionId,
+      isn,
+      now,
+      syn,
+      answer,
+    });
+    this.add(connection);
+    this.unconfirmed.add(connection);
+    return connection;
+  }
+
   private handleSyn(syn: Packet, remote: Remote, now: number): void {
     // The initiator's SYN carries its recv_id; we receive on recv_id + 1.
     const recvId = (syn.connectionId + 1) & 0xffff;
@@ -192,19 +237,8 @@ export class Endpoint implements ConnectionHost {
         this.counters.unconfirmedEvicted++;
       }
     }
-    const connection = new Connection({
-      config: this.config,
-      host: this,
-      controller: this.newController(this.config.packetSize),
-      remote,
-      recvId,
-      sendId: syn.connectionId,
-      isn: this.random() & 0xffff,
-      now,
-      syn,
-    });
-    this.add(connection);
-    this.unconfirmed.add(connection);
+    const isn = this.cookies.isn(remote.address, remote.port, syn.connectionId, syn.seq, now);
+    this.createAcceptor(remote, syn, isn, now, true);
   }
 
   private add(connection: Connection): void {

@@ -14,6 +14,7 @@
  * Nothing waits in real time.
  */
 import type { EndpointConfig } from '../../src/protocol/config.js';
+import { SynCookies, type SynCookieSource } from '../../src/protocol/syn-cookie.js';
 import type { CongestionControllerFactory } from '../../src/protocol/congestion/controller.js';
 import type { Connection } from '../../src/protocol/connection.js';
 import { Endpoint } from '../../src/protocol/endpoint.js';
@@ -333,10 +334,34 @@ export interface HostOptions {
   listening?: boolean;
   config?: Partial<EndpointConfig>;
   controller?: CongestionControllerFactory;
-  /** Values `random()` returns first (then the seeded stream): to force ISNs and connection ids. */
+  /** Values `random()` returns first (then the seeded stream): to force an initiator's ids and ISN. */
   randomQueue?: number[];
+  /** ISNs this host answers SYNs with first (then SYN cookies): to force an acceptor's ISN. */
+  isnQueue?: number[];
   /** Application for accepted connections (default: a StreamApp with these options). */
   accept?: ((connection: Connection, host: SimHost) => SimApp | void) | AppOptions;
+}
+
+/** SYN cookies whose first ISNs are forced (and stay valid for the SYN they answered). */
+function forcedCookies(queue: number[], random: () => number): SynCookieSource {
+  const real = new SynCookies(random);
+  const forced = new Map<string, number>();
+  const key = (address: string, port: number, id: number, seq: number): string => `${address}|${port}|${id}|${seq}`;
+  const pending = [...queue];
+  return {
+    isn(address, port, id, seq, now) {
+      const k = key(address, port, id, seq);
+      const known = forced.get(k);
+      if (known !== undefined) return known;
+      const next = pending.shift();
+      if (next === undefined) return real.isn(address, port, id, seq, now);
+      forced.set(k, next & 0xffff);
+      return next & 0xffff;
+    },
+    valid(address, port, id, seq, isn, now) {
+      return forced.get(key(address, port, id, seq)) === isn || real.valid(address, port, id, seq, isn, now);
+    },
+  };
 }
 
 export interface LoggedEvent {
@@ -378,6 +403,7 @@ export class SimHost {
       },
       config: options.config ?? {},
       ...(options.controller ? { controller: options.controller } : {}),
+      ...(options.isnQueue ? { synCookies: forcedCookies(options.isnQueue, this.prng) } : {}),
     });
     this.endpoint.listening = options.listening ?? false;
   }

@@ -15,7 +15,7 @@ const B_ISN = 0x9abc;
 function pair(seed = 1, link: Partial<LinkOptions> = { latency: 10 }, bOptions: HostOptions = {}) {
   const net = new SimNetwork({ seed, link });
   const a = net.addHost('a', { randomQueue: [A_RECV_ID, A_ISN] });
-  const b = net.addHost('b', { listening: true, randomQueue: [B_ISN], ...bOptions });
+  const b = net.addHost('b', { listening: true, isnQueue: [B_ISN], ...bOptions });
   const wire = net.capture();
   return { net, a, b, wire };
 }

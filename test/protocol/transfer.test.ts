@@ -358,7 +358,7 @@ describe('sequence number wrap-around', () => {
       const down = seededBytes(61, MiB);
       const net = new SimNetwork({ seed: 60, link: { ...PATH, loss: 0.02 } });
       const a = net.addHost('a', { randomQueue: [0x4321, 0xfff0] }); // recv_id, ISN
-      const b = net.addHost('b', { listening: true, randomQueue: [0xffe0], accept: { send: down } });
+      const b = net.addHost('b', { listening: true, isnQueue: [0xffe0], accept: { send: down } });
       net.taps.push((rec) => {
         if (rec.packet?.type === PacketType.Data) wire.push({ from: rec.from.address, seq: rec.packet.seq });
       });
@@ -380,7 +380,7 @@ describe('sequence number wrap-around', () => {
     const up = seededBytes(62, 100_000);
     const net = new SimNetwork({ seed: 62, link: PATH });
     const a = net.addHost('a', { randomQueue: [0xffff, 0xffff] });
-    const b = net.addHost('b', { listening: true, randomQueue: [0xffff], accept: { endOnEof: true } });
+    const b = net.addHost('b', { listening: true, isnQueue: [0xffff], accept: { endOnEof: true } });
     const conn = net.connect(a, b, { send: up });
     assert.equal(conn.sendId, 0);
     assert.ok(net.runUntil(() => a.app(conn).closed && b.app(b.accepted[0]!).closed, 30_000));

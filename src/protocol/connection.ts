@@ -44,6 +44,8 @@ const SACK_LOSS_THRESHOLD = 3;
 const DUP_ACK_THRESHOLD = 3;
 /** Extra confirming STATEs an initiator sends while the acceptor stays silent. */
 const MAX_CONFIRM_REPEATS = 3;
+/** Floor of the tail-loss timer (ms): below it, scheduling noise would look like loss. */
+const MIN_TAIL_LOSS_DELAY = 20;
 /** How far behind the oldest unacked packet an ack_nr on a reordered packet may be. */
 const STALE_ACK_SLACK = 1024;
 
@@ -108,6 +110,13 @@ export class Connection {
   private dirty = false;
 
   private rtoDeadline = Infinity;
+  /**
+   * Tail-loss timer: when the ACK clock stops for a couple of RTTs with data in flight, the tail
+   * of a burst was lost (nothing above it arrived to trigger SACK or duplicate ACKs). Recover then
+   * instead of after the RTO's 500 ms floor. Once per period of ACK progress.
+   */
+  private tailLossDeadline = Infinity;
+  private tailLossArmed = true;
   /** When to push one packet into a window the peer closed, in case its reopening ACK was lost. */
   private probeDeadline = Infinity;
   /**
@@ -374,6 +383,9 @@ export class Connection {
       this.rttEstimator.resetBackoff();
       this.rtoDeadline = this.bytesInFlight > 0 || this.sendBuffer.count > 0 ? now + this.rttEstimator.rto : Infinity;
       if (this.rtoDeadline !== Infinity) this.host.wake(this.rtoDeadline);
+      this.tailLossArmed = true;
+      this.tailLossDeadline = Infinity;
+      if (this.bytesInFlight > 0) this.armTailLoss(now);
     }
   }
 
@@ -619,6 +631,40 @@ export class Connection {
       this.rtoDeadline = now + this.rttEstimator.rto;
       this.host.wake(this.rtoDeadline);
     }
+    if (this.tailLossDeadline === Infinity) this.armTailLoss(now);
+  }
+
+  /** How long without ACK progress means the tail was lost: two RTTs plus variance, 20 ms at least. */
+  private tailLossDelay(): number {
+    const r = this.rttEstimator;
+    return Math.max(2 * r.rtt + 4 * r.rttVar, MIN_TAIL_LOSS_DELAY);
+  }
+
+  private armTailLoss(now: number): void {
+    if (!this.tailLossArmed || !this.rttEstimator.hasSample) return;
+    const delay = this.tailLossDelay();
+    if (delay >= this.rttEstimator.rto) return; // the RTO comes first anyway
+    this.tailLossDeadline = now + delay;
+    this.host.wake(this.tailLossDeadline);
+  }
+
+  private tailLoss(now: number): void {
+    this.tailLossDeadline = Infinity;
+    this.tailLossArmed = false;
+    // Packets older than an RTT plus variance should have been acked by now: presume them lost.
+    const r = this.rttEstimator;
+    const cutoff = now - Math.max(r.rtt + 4 * r.rttVar, MIN_TAIL_LOSS_DELAY / 2);
+    let oldestSent = Infinity;
+    for (let i = 0, seq = this.sendBuffer.oldest; i < this.sendBuffer.count; i++, seq = seqAdd(seq, 1)) {
+      const out = this.sendBuffer.get(seq)!;
+      if (out.sacked || out.needsResend || out.sentAt > cutoff) continue;
+      this.markLost(out);
+      this.counters.fastRetransmits++;
+      if (out.sentAt < oldestSent) oldestSent = out.sentAt;
+    }
+    if (oldestSent === Infinity) return;
+    this.cc.onLoss(oldestSent, now);
+    this.requestFlush();
   }
 
   private sendState(now: number): void {
@@ -690,7 +736,7 @@ export class Connection {
   nextDeadline(): number {
     if (this.state === 'syn-recv') return this.expiresAt;
     if (this.state === 'closed') return this.expiresAt;
-    let t = Math.min(this.rtoDeadline, this.probeDeadline, this.confirmDeadline);
+    let t = Math.min(this.rtoDeadline, this.tailLossDeadline, this.probeDeadline, this.confirmDeadline);
     if (this.state === 'connected') {
       if (this.config.keepaliveInterval > 0) t = Math.min(t, this.lastSent + this.config.keepaliveInterval);
       if (this.config.idleTimeout > 0) t = Math.min(t, this.lastReceived + this.config.idleTimeout);
@@ -716,6 +762,7 @@ export class Connection {
           return;
         }
         if (now >= this.rtoDeadline) this.retransmitTimeout(now);
+        else if (now >= this.tailLossDeadline) this.tailLoss(now);
         if (now >= this.confirmDeadline) {
           // Nothing from the acceptor yet. If we sent data, its retransmission confirms instead.
           this.confirmDeadline = ++this.confirmRepeats < MAX_CONFIRM_REPEATS ? now + this.rttEstimator.rto * 2 ** this.confirmRepeats : Infinity;
@@ -753,6 +800,8 @@ export class Connection {
     this.counters.timeouts++;
     this.cc.onTimeout(now);
     this.rttEstimator.onTimeout();
+    this.tailLossDeadline = Infinity;
+    this.tailLossArmed = false;
     // Everything in flight is presumed lost; it goes out again as the (now tiny) window allows.
     for (let i = 0, seq = this.sendBuffer.oldest; i < this.sendBuffer.count; i++, seq = seqAdd(seq, 1)) {
       const out = this.sendBuffer.get(seq)!;

@@ -25,6 +25,10 @@ export interface ConnectionConfig {
   lingerTime: number;
   /** How long an unconfirmed incoming connection waits for the initiator's proof (ms); libutp 3 s. */
   unconfirmedTimeout: number;
+  /** LEDBAT's target queueing delay (ms). */
+  targetDelay: number;
+  /** Congestion window ceiling (bytes); the peer's receive window usually binds first. */
+  maxWindow: number;
   /** Resends triggered by one incoming ACK at most (libutp 4, libtorrent 5). */
   maxResendsPerAck: number;
 }
@@ -51,6 +55,8 @@ export const DEFAULT_CONFIG: EndpointConfig = {
   keepaliveInterval: 29_000,
   lingerTime: 3_000,
   unconfirmedTimeout: 3_000,
+  targetDelay: 100,
+  maxWindow: 16 * 1024 * 1024,
   maxResendsPerAck: 4,
   maxUnconfirmed: 256,
   maxConnections: Infinity,

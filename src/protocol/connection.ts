@@ -254,6 +254,10 @@ export class Connection {
       bytesInFlight: this.bytesInFlight,
       peerWindow: this.peerWindow,
       lastDelaySample: this.lastDelay,
+      queuingDelay: 0,
+      baseDelay: 0,
+      slowStart: false,
+      ...this.cc.stats?.(),
     };
   }
 
@@ -338,6 +342,7 @@ export class Connection {
 
   private noteTimestamp(packet: Packet, now: number): void {
     this.replyMicros = timestampDifference(timestampMicros(now), packet.timestamp);
+    this.cc.onPeerDelaySample?.(this.replyMicros, now);
   }
 
   private processAck(packet: Packet, now: number): void {

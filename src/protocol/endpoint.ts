@@ -1,6 +1,6 @@
 import { DEFAULT_CONFIG, type EndpointConfig } from './config.js';
 import type { CongestionControllerFactory } from './congestion/controller.js';
-import { RenoWindow } from './congestion/reno.js';
+import { Ledbat } from './congestion/ledbat.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import type { EndpointEvent, Remote, Transmit } from './events.js';
 import { decodePacket, encodeHeader, looksLikeUtp, PacketType, type Packet } from './packet.js';
@@ -73,7 +73,8 @@ export class Endpoint implements ConnectionHost {
     this.config = { ...DEFAULT_CONFIG, ...options.config };
     this.random = options.random;
     this.cookies = options.synCookies ?? new SynCookies(options.random);
-    this.newController = options.controller ?? ((packetSize) => new RenoWindow(packetSize));
+    this.newController =
+      options.controller ?? ((c) => new Ledbat(c.packetSize, { targetDelay: c.targetDelay, maxWindow: c.maxWindow }));
     this.resetTokens = this.config.resetRateLimit;
   }
 
@@ -91,7 +92,7 @@ export class Endpoint implements ConnectionHost {
     const connection = new Connection({
       config: merged,
       host: this,
-      controller: this.newController(merged.packetSize),
+      controller: this.newController(merged),
       remote,
       recvId,
       sendId: (recvId + 1) & 0xffff,
@@ -202,7 +203,7 @@ export class Endpoint implements ConnectionHost {
     const connection = new Connection({
       config: this.config,
       host: this,
-      controller: this.newController(this.config.packetSize),
+      controller: this.newController(this.config),
       remote,
       recvId: (syn.connectionId + 1) & 0xffff,
       sendId: syn.connectionId,

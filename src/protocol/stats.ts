@@ -34,4 +34,9 @@ export interface ConnectionStats extends ConnectionCounters {
   peerWindow: number;
   /** Latest one-way delay sample as echoed by the peer (µs, includes clock offset). */
   lastDelaySample: number;
+  /** Queueing delay the congestion controller sees (ms); 0 for controllers that ignore delay. */
+  queuingDelay: number;
+  /** Base one-way delay (ms, includes the clock offset between the peers). */
+  baseDelay: number;
+  slowStart: boolean;
 }

@@ -1,3 +1,5 @@
+import type { ConnectionConfig } from '../config.js';
+
 /**
  * The congestion controller interface. The connection tells it what happened (acks with delay
  * samples, losses, timeouts) and asks how many bytes may be in flight. LEDBAT and the fixed window
@@ -16,6 +18,19 @@ export interface CongestionController {
   onLoss(sentAt: number, now: number): void;
   /** The retransmission timer fired. */
   onTimeout(now: number): void;
+  /** Our timestamp_difference for a packet from the peer (the reverse path), for clock drift. */
+  onPeerDelaySample?(sample: number, now: number): void;
+  /** Delay-based controllers report what they see. */
+  stats?(): CongestionStats;
 }
 
-export type CongestionControllerFactory = (packetSize: number) => CongestionController;
+export interface CongestionStats {
+  /** Current queueing delay estimate (ms). */
+  queuingDelay: number;
+  /** Base delay (ms, includes the arbitrary clock offset between the peers). */
+  baseDelay: number;
+  slowStart: boolean;
+}
+
+/** Makes the controller of one connection, from that connection's configuration. */
+export type CongestionControllerFactory = (config: ConnectionConfig) => CongestionController;

@@ -1,0 +1,132 @@
+import type { CongestionController, CongestionStats } from './controller.js';
+import { DelayHistory } from './delay-history.js';
+
+/** Window growth at most this many bytes per RTT (libutp, libtorrent). */
+const MAX_GAIN_PER_RTT = 3000;
+/** Halve at most once per this many ms. */
+const LOSS_CUT_INTERVAL = 100;
+/** Samples the current delay is the minimum of (filters out delayed-ACK noise). */
+const CURRENT_DELAY_SAMPLES = 3;
+/** Slow start ends once the queueing delay reaches this share of the target (libutp 0.9). */
+const SLOW_START_EXIT = 0.9;
+/** Largest clock-drift correction applied at once (µs), as libutp. */
+const MAX_DRIFT_STEP = 10_000;
+
+export interface LedbatOptions {
+  /** Target queueing delay in ms (default 100). */
+  targetDelay?: number;
+  /** Upper bound of the window in bytes (the receive window usually binds first). */
+  maxWindow?: number;
+}
+
+/**
+ * LEDBAT (RFC 6817) as libutp and libtorrent deploy it: queueing delay is the minimum of the last
+ * few one-way delay samples minus the base delay (minimum over one-minute buckets); the window
+ * grows by at most 3000 bytes per RTT scaled by (target - delay) / target and by the share of the
+ * window acknowledged, and shrinks the same way above the target. Slow start doubles per RTT
+ * until the delay nears the target or a loss. Loss halves (once per 100 ms, only for packets sent
+ * after the previous cut); a timeout drops to one packet and restarts slow start.
+ */
+export class Ledbat implements CongestionController {
+  window: number;
+  private readonly target: number;
+  private readonly maxWindow: number;
+  private slowStart = true;
+  private slowStartThreshold = Infinity;
+  private lastCut = -Infinity;
+  private readonly ourHistory = new DelayHistory();
+  private readonly theirHistory = new DelayHistory();
+  private readonly recent: number[] = [];
+  private queuingDelay = 0;
+  private rtt = 0;
+
+  constructor(
+    private readonly packetSize: number,
+    options: LedbatOptions = {},
+  ) {
+    this.target = (options.targetDelay ?? 100) * 1000;
+    this.maxWindow = options.maxWindow ?? 16 * 1024 * 1024;
+    this.window = 2 * packetSize;
+  }
+
+  onAck(ackedBytes: number, delaySample: number | undefined, flightBefore: number, rtt: number, now: number): void {
+    this.rtt = rtt;
+    if (delaySample !== undefined) this.addDelaySample(delaySample, now);
+    // An application-limited sender earns no growth: the window was not what held it back.
+    const windowLimited = flightBefore + this.packetSize >= this.window;
+    const offTarget = this.target - this.queuingDelay;
+    if (this.slowStart) {
+      if (this.queuingDelay > SLOW_START_EXIT * this.target) {
+        this.slowStart = false;
+        this.slowStartThreshold = this.window;
+      } else {
+        if (windowLimited) this.window += ackedBytes;
+        if (this.window >= this.slowStartThreshold) this.slowStart = false;
+        this.clamp();
+        return;
+      }
+    }
+    const gain = (MAX_GAIN_PER_RTT * offTarget * Math.min(ackedBytes, this.window)) / (this.target * this.window);
+    if (gain > 0 && !windowLimited) return;
+    this.window += gain;
+    this.clamp();
+  }
+
+  /** Our own timestamp_difference for a packet from the peer: the reverse path, for clock drift. */
+  onPeerDelaySample(sample: number, now: number): void {
+    const before = this.theirHistory.base;
+    this.theirHistory.add(sample, now);
+    const after = this.theirHistory.base;
+    // Their samples are our clock minus theirs; ours are theirs minus ours. Their base falling
+    // means our clock runs slow relative to theirs, so our samples creep up and our stale base
+    // would read as queueing: raise our base by the same amount (libutp, libtorrent).
+    if (before !== undefined && after !== undefined && before !== after) {
+      const fall = (before - after) | 0;
+      if (fall > 0 && fall <= MAX_DRIFT_STEP) this.ourHistory.shift(fall);
+    }
+  }
+
+  onLoss(sentAt: number, now: number): void {
+    if (sentAt < this.lastCut || now - this.lastCut < LOSS_CUT_INTERVAL) return;
+    this.lastCut = now;
+    this.window = Math.max(this.packetSize, this.window / 2);
+    this.slowStart = false;
+    this.slowStartThreshold = this.window;
+  }
+
+  onTimeout(now: number): void {
+    this.lastCut = now;
+    this.slowStartThreshold = Math.max(2 * this.packetSize, this.window / 2);
+    this.window = this.packetSize;
+    this.slowStart = true;
+  }
+
+  stats(): CongestionStats {
+    return {
+      queuingDelay: this.queuingDelay / 1000,
+      baseDelay: this.ourHistory.base === undefined ? 0 : this.ourHistory.base / 1000,
+      slowStart: this.slowStart,
+    };
+  }
+
+  private addDelaySample(sample: number, now: number): void {
+    this.ourHistory.add(sample, now);
+    this.recent.push(sample);
+    if (this.recent.length > CURRENT_DELAY_SAMPLES) this.recent.shift();
+    let current = this.recent[0]!;
+    for (const s of this.recent) if (((s - current) | 0) < 0) current = s;
+    let delay = (current - this.ourHistory.base!) | 0;
+    // A one-way queueing delay above the RTT is impossible: the base has drifted (libutp).
+    const rttMicros = Math.floor(this.rtt * 1000);
+    if (rttMicros > 0 && delay > rttMicros) {
+      this.ourHistory.shift(delay - rttMicros);
+      delay = rttMicros;
+    }
+    this.queuingDelay = Math.max(0, delay);
+  }
+
+  private clamp(): void {
+    if (this.window < this.packetSize) this.window = this.packetSize;
+    if (this.window > this.maxWindow) this.window = this.maxWindow;
+  }
+}

@@ -41,6 +41,8 @@ type FinState = 'open' | 'queued' | 'sent' | 'acked';
 const MAX_SACK_BYTES = 32;
 /** SACKed packets above a hole that declare it lost (BEP 29, libutp, libtorrent). */
 const SACK_LOSS_THRESHOLD = 3;
+/** The loss threshold grows with the reordering we observe, up to this many packets. */
+const MAX_REORDER_THRESHOLD = 32;
 const DUP_ACK_THRESHOLD = 3;
 /** Extra confirming STATEs an initiator sends while the acceptor stays silent. */
 const MAX_CONFIRM_REPEATS = 3;
@@ -91,6 +93,14 @@ export class Connection {
   private bytesInFlight = 0;
   private resendsPending = 0;
   private dupAcks = 0;
+  /** Highest seq_nr selectively acked so far (undefined when none is above ack_nr). */
+  private highestSacked: number | undefined = undefined;
+  /**
+   * Packets that must be acked above a hole before it counts as lost. Starts at 3 (BEP 29) and
+   * rises to the reordering distance actually seen: a packet sent once and acked after later
+   * ones were SACKed arrived out of order, not lost.
+   */
+  private reorderThreshold = SACK_LOSS_THRESHOLD;
   private lastAckReceived: number;
   private consecutiveTimeouts = 0;
 
@@ -357,6 +367,7 @@ export class Connection {
       if (!out.sacked) acked += this.acknowledge(out, now);
       if (out.type === PacketType.Fin) this.finState = 'acked';
     }
+    if (this.highestSacked !== undefined && seqDiff(this.highestSacked, this.sendBuffer.oldest) > 0) this.highestSacked = undefined;
     if (packet.selectiveAck) acked += this.processSelectiveAck(ack, packet.selectiveAck, now);
 
     if (ackedSomething) {
@@ -396,7 +407,11 @@ export class Connection {
 
   /** Bookkeeping for a packet the peer has now: returns its payload bytes. */
   private acknowledge(out: OutPacket, now: number): number {
-    if (out.transmissions === 1) this.rttEstimator.sample(now - out.sentAt);
+    if (out.transmissions === 1) {
+      this.rttEstimator.sample(now - out.sentAt);
+      const behind = this.highestSacked === undefined ? 0 : seqDiff(out.seq, this.highestSacked);
+      if (behind >= this.reorderThreshold) this.reorderThreshold = Math.min(behind + 1, MAX_REORDER_THRESHOLD);
+    }
     if (out.needsResend) {
       out.needsResend = false;
       this.resendsPending--;
@@ -418,12 +433,14 @@ export class Connection {
       if (out.sacked) continue;
       out.sacked = true;
       acked += this.acknowledge(out, now);
+      if (this.highestSacked === undefined || seqDiff(this.highestSacked, out.seq) > 0) this.highestSacked = out.seq;
     }
-    if (sackedTotal < SACK_LOSS_THRESHOLD) return acked;
+    const threshold = this.reorderThreshold;
+    if (sackedTotal < threshold) return acked;
     // A packet with at least 3 packets acked above it is lost: resend it, a bounded number per ack.
     let sackedAbove = sackedTotal;
     let resends = 0;
-    for (let i = -1; i < bits && sackedAbove >= SACK_LOSS_THRESHOLD; i++) {
+    for (let i = -1; i < bits && sackedAbove >= threshold; i++) {
       const out = this.sendBuffer.get(seqAdd(ack, 2 + i));
       if (!out) continue;
       if (out.sacked) {

@@ -110,6 +110,11 @@ export class Link {
     Object.assign(this.options, options);
   }
 
+  /** Queueing delay (ms) a datagram sent at `now` would wait before its serialization starts. */
+  queueDelay(now: number): number {
+    return Math.max(0, this.busyUntil - now);
+  }
+
   /** Adds an interval during which the link drops everything. */
   addOutage(start: number, end: number): void {
     this.options.outages.push({ start, end });

@@ -9,6 +9,8 @@ const LOSS_CUT_INTERVAL = 100;
 const CURRENT_DELAY_SAMPLES = 3;
 /** Slow start ends once the queueing delay reaches this share of the target (libutp 0.9). */
 const SLOW_START_EXIT = 0.9;
+/** Above this multiple of the target, the window also shrinks multiplicatively. */
+const FAR_ABOVE_TARGET = 1.5;
 /** Largest clock-drift correction applied at once (µs), as libutp. */
 const MAX_DRIFT_STEP = 10_000;
 
@@ -66,8 +68,14 @@ export class Ledbat implements CongestionController {
         return;
       }
     }
-    const gain = (MAX_GAIN_PER_RTT * offTarget * Math.min(ackedBytes, this.window)) / (this.target * this.window);
+    const share = Math.min(ackedBytes, this.window) / this.window;
+    let gain = (MAX_GAIN_PER_RTT * offTarget * share) / this.target;
     if (gain > 0 && !windowLimited) return;
+    if (this.queuingDelay > FAR_ABOVE_TARGET * this.target) {
+      // Far above the target (a slow-start overshoot, or a TCP flow filling the queue): the
+      // linear decrease would take many RTTs, so shed half the excess per RTT instead.
+      gain = Math.min(gain, -0.5 * this.window * (1 - this.target / this.queuingDelay) * share);
+    }
     this.window += gain;
     this.clamp();
   }

@@ -1,0 +1,107 @@
+/**
+ * LEDBAT scenarios modelled on libtorrent's uTP simulations: goodput against the link rate and
+ * queueing delay against the 100 ms target, through the simulator (virtual time). The queueing
+ * delay is read off the bottleneck link itself (how long a datagram would wait), not from the
+ * sender's own estimate.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { seededBytes, SimNetwork, type LinkOptions } from '../helpers/sim-network.js';
+
+interface Outcome {
+  complete: boolean;
+  /** Goodput over the transfer as a share of the bottleneck rate. */
+  utilisation: number;
+  /** Queueing delay at the bottleneck (ms), median and 90th percentile, after the first third. */
+  medianDelay: number;
+  p90Delay: number;
+  stats: ReturnType<import('../../src/protocol/connection.js').Connection['stats']>;
+}
+
+function run(link: Partial<LinkOptions> & { rate: number }, bytes: number, maxSeconds: number, seed = 7): Outcome {
+  const net = new SimNetwork({ seed, link });
+  const a = net.addHost('a');
+  const b = net.addHost('b', { listening: true });
+  const conn = net.connect(a, b, { send: seededBytes(seed, bytes), endWhenWritten: true });
+  const delays: number[] = [];
+  let complete = false;
+  while (net.now < maxSeconds * 1000) {
+    net.drive(net.now + 100);
+    delays.push(net.link(a, b).queueDelay(net.now));
+    const accepted = b.accepted[0];
+    if (accepted && b.app(accepted).ended) {
+      complete = b.app(accepted).receivedBytes === bytes;
+      break;
+    }
+  }
+  const settled = delays.slice(Math.floor(delays.length / 3)).sort((x, y) => x - y);
+  return {
+    complete,
+    utilisation: bytes / (net.now / 1000) / link.rate,
+    medianDelay: settled[Math.floor(settled.length / 2)] ?? 0,
+    p90Delay: settled[Math.floor(settled.length * 0.9)] ?? 0,
+    stats: conn.stats(),
+  };
+}
+
+const BROADBAND = { rate: 800_000, queueBytes: 200_000, latency: 30 };
+
+describe('LEDBAT in the simulator', () => {
+  test('plain (30 ms, 800 kB/s): no loss, no timeouts, near the link rate, delay at the target', () => {
+    const o = run(BROADBAND, 8_000_000, 60);
+    assert.ok(o.complete);
+    assert.ok(o.utilisation >= 0.9, `utilisation ${o.utilisation.toFixed(2)}`);
+    assert.equal(o.stats.retransmits, 0);
+    assert.equal(o.stats.timeouts, 0);
+    assert.ok(o.medianDelay >= 80 && o.medianDelay <= 110, `median delay ${o.medianDelay} ms`);
+    assert.ok(o.p90Delay < 125, `p90 delay ${o.p90Delay} ms`);
+  });
+
+  test('buffer bloat (50 kB/s, 500 kB queue = 10 s): queueing delay settles near the target, not the queue size', () => {
+    const o = run({ rate: 50_000, queueBytes: 500_000, latency: 30 }, 2_000_000, 120);
+    assert.ok(o.complete);
+    assert.ok(o.utilisation >= 0.9, `utilisation ${o.utilisation.toFixed(2)}`);
+    // One packet takes 28 ms to serialise at this rate, so samples move in 28 ms steps.
+    assert.ok(o.medianDelay >= 70 && o.medianDelay <= 140, `median delay ${o.medianDelay} ms`);
+    assert.ok(o.p90Delay < 170, `p90 delay ${o.p90Delay} ms`);
+    assert.equal(o.stats.timeouts, 0);
+  });
+
+  test('straw (a queue of one packet): completes without stalling', () => {
+    const o = run({ rate: 800_000, queueBytes: 1500, latency: 30 }, 500_000, 120);
+    assert.ok(o.complete, 'did not complete in 120 s');
+    assert.equal(o.stats.timeouts, 0);
+  });
+
+  for (const [loss, floor] of [
+    [0.01, 0.4],
+    [0.05, 0.2],
+    [0.1, 0.12],
+  ] as const) {
+    test(`${loss * 100}% random loss: data intact, goodput at least ${floor} of the link`, () => {
+      const o = run({ ...BROADBAND, loss }, 4_000_000, 120);
+      assert.ok(o.complete);
+      assert.ok(o.utilisation >= floor, `utilisation ${o.utilisation.toFixed(2)}`);
+    });
+  }
+
+  test('heavy reordering (jitter twice the base delay): few spurious retransmits', () => {
+    const o = run({ ...BROADBAND, jitter: 60 }, 4_000_000, 120);
+    assert.ok(o.complete);
+    assert.ok(o.utilisation >= 0.2, `utilisation ${o.utilisation.toFixed(2)}`);
+    assert.ok(o.stats.retransmits < o.stats.packetsSent * 0.01, `${o.stats.retransmits} retransmits of ${o.stats.packetsSent}`);
+  });
+
+  test('5% duplication: no retransmits, near the link rate', () => {
+    const o = run({ ...BROADBAND, duplicate: 0.05 }, 4_000_000, 60);
+    assert.ok(o.complete);
+    assert.ok(o.utilisation >= 0.85, `utilisation ${o.utilisation.toFixed(2)}`);
+    assert.equal(o.stats.retransmits, 0);
+  });
+
+  test('same seed, same counters', () => {
+    const first = run({ ...BROADBAND, loss: 0.03, jitter: 20 }, 1_000_000, 60, 11);
+    const second = run({ ...BROADBAND, loss: 0.03, jitter: 20 }, 1_000_000, 60, 11);
+    assert.deepEqual(first.stats, second.stats);
+  });
+});

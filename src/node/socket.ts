@@ -21,6 +21,7 @@ export class Socket extends Duplex implements ConnectionOwner {
   private connection: Connection | undefined;
   /** A write or end that arrived while the host name was still being resolved. */
   private deferred: (() => void) | undefined;
+  private noDelay = false;
   private pendingWrite: ((error?: Error | null) => void) | undefined;
   private idleTimeout = 0;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -40,6 +41,7 @@ export class Socket extends Duplex implements ConnectionOwner {
     this.connection = connection;
     this.connecting = connection.state === 'syn-sent';
     connection.context = this;
+    if (this.noDelay) connection.setNoDelay(true);
     const deferred = this.deferred;
     this.deferred = undefined;
     deferred?.();
@@ -104,8 +106,11 @@ export class Socket extends Duplex implements ConnectionOwner {
     return this;
   }
 
-  /** Accepted for net compatibility: µTP has no Nagle switch yet, small writes go out at once. */
-  setNoDelay(_noDelay = true): this {
+  /** Turns Nagle's coalescing of small writes off (true, the default argument) or on, as net. */
+  setNoDelay(noDelay = true): this {
+    this.noDelay = noDelay;
+    this.connection?.setNoDelay(noDelay);
+    this.driver?.scheduleFlush();
     return this;
   }
 

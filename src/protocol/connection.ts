@@ -109,6 +109,10 @@ export class Connection {
   private writeOffset = 0;
   private queuedBytes = 0;
   private writeBlocked = false;
+  /** Nagle off: send partial packets at once. */
+  private noDelay = false;
+  /** seq_nr of the last partial (small) DATA packet sent, for Nagle. */
+  private lastSmallSeq: number | undefined = undefined;
   private finState: FinState = 'open';
 
   /** seq_nr of the peer's FIN once seen; data past it is dropped. */
@@ -207,6 +211,15 @@ export class Connection {
     const ok = this.queuedBytes < this.config.sendBufferSize;
     if (!ok) this.writeBlocked = true;
     return ok;
+  }
+
+  /**
+   * Nagle (on by default, as libutp): a partial packet waits while an earlier partial packet is
+   * unacknowledged, so small writes coalesce into full packets. `true` sends them at once.
+   */
+  setNoDelay(noDelay: boolean): void {
+    this.noDelay = noDelay;
+    if (noDelay) this.requestFlush();
   }
 
   /** Bytes queued by the application and not yet packetized. */
@@ -571,6 +584,7 @@ export class Connection {
       if (this.queuedBytes > 0) {
         if (this.sendBuffer.full) break;
         const size = Math.min(maxPayload, this.queuedBytes);
+        if (size < maxPayload && this.nagleHolds()) break;
         if (this.bytesInFlight + size > window && (this.bytesInFlight > 0 || this.peerWindow < size)) {
           if (this.sendBuffer.count === 0 && this.probeDeadline === Infinity) {
             this.probeDeadline = now + this.rttEstimator.rto;
@@ -579,6 +593,7 @@ export class Connection {
           break;
         }
         const out = this.newPacket(PacketType.Data, this.takeQueued(size), now);
+        if (size < maxPayload) this.lastSmallSeq = out.seq;
         this.bytesInFlight += size;
         this.transmitData(out, now);
         sent = true;
@@ -592,6 +607,12 @@ export class Connection {
       break;
     }
     return sent;
+  }
+
+  private nagleHolds(): boolean {
+    if (this.noDelay || this.finState !== 'open' || this.lastSmallSeq === undefined) return false;
+    // Still in the send buffer (not yet cumulatively acked) means still unacknowledged.
+    return this.sendBuffer.get(this.lastSmallSeq) !== undefined;
   }
 
   private newPacket(type: PacketType.Data | PacketType.Fin, payload: Uint8Array, now: number): OutPacket {

@@ -39,7 +39,8 @@ export enum Extension {
   CloseReason = 3,
 }
 
-export interface Packet {
+/** The header and its extensions, as decoded or to be encoded. */
+export interface HeaderFields {
   type: PacketType;
   connectionId: number;
   timestamp: number;
@@ -47,10 +48,13 @@ export interface Packet {
   windowSize: number;
   seq: number;
   ack: number;
-  /** Selective ACK bitmask, any length >= 1 as received. */
+  /** Selective ACK bitmask: any length >= 1 when decoded; emitted padded to a multiple of 4. */
   selectiveAck?: Uint8Array | undefined;
-  /** libtorrent close reason, when the extension was present. */
+  /** libtorrent close reason, when the extension is present. */
   closeReason?: number | undefined;
+}
+
+export interface Packet extends HeaderFields {
   payload: Uint8Array;
 }
 
@@ -99,19 +103,6 @@ export function decodePacket(data: Uint8Array): Packet | undefined {
     closeReason,
     payload: data.subarray(offset),
   };
-}
-
-export interface HeaderFields {
-  type: PacketType;
-  connectionId: number;
-  timestamp: number;
-  timestampDifference: number;
-  windowSize: number;
-  seq: number;
-  ack: number;
-  /** Emitted padded to a multiple of 4 bytes. */
-  selectiveAck?: Uint8Array | undefined;
-  closeReason?: number | undefined;
 }
 
 /** Size of the header plus extensions that `encodeHeader` will write for these fields. */

@@ -101,6 +101,8 @@ export class Connection {
    * ones were SACKed arrived out of order, not lost.
    */
   private reorderThreshold = SACK_LOSS_THRESHOLD;
+  /** Latest (last-)transmission time of any packet the peer acknowledged: delivery order evidence. */
+  private latestDeliveredSentAt = -Infinity;
   private lastAckReceived: number;
   private consecutiveTimeouts = 0;
 
@@ -395,7 +397,7 @@ export class Connection {
       // Duplicate acks count only on STATE: DATA in a two-way transfer repeats ack_nr legitimately.
       if (++this.dupAcks === DUP_ACK_THRESHOLD) {
         const oldest = this.sendBuffer.get(this.sendBuffer.oldest);
-        if (oldest && !oldest.sacked && !oldest.needsResend) {
+        if (oldest && !oldest.sacked && !oldest.needsResend && (oldest.transmissions === 1 || oldest.sentAt < this.latestDeliveredSentAt)) {
           this.markLost(oldest);
           this.counters.fastRetransmits++;
           this.cc.onLoss(oldest.sentAt, now);
@@ -420,6 +422,7 @@ export class Connection {
 
   /** Bookkeeping for a packet the peer has now: returns its payload bytes. */
   private acknowledge(out: OutPacket, now: number): number {
+    if (out.sentAt > this.latestDeliveredSentAt) this.latestDeliveredSentAt = out.sentAt;
     if (out.transmissions === 1) {
       this.rttEstimator.sample(now - out.sentAt);
       const behind = this.highestSacked === undefined ? 0 : seqDiff(out.seq, this.highestSacked);
@@ -460,8 +463,9 @@ export class Connection {
         sackedAbove--;
         continue;
       }
-      // Skip one already marked, or resent less than an RTT ago (its resend may still be on the way).
-      if (out.needsResend || (out.transmissions > 1 && now - out.sentAt < this.rttEstimator.rtt)) continue;
+      // Skip one already marked, or one resent after the newest packet known delivered: its
+      // resend may still be on the way (RACK's rule, RFC 8985).
+      if (out.needsResend || (out.transmissions > 1 && out.sentAt >= this.latestDeliveredSentAt)) continue;
       this.markLost(out);
       this.counters.fastRetransmits++;
       this.cc.onLoss(out.sentAt, now);

@@ -429,6 +429,8 @@ export class Connection {
       if (behind >= this.reorderThreshold) this.reorderThreshold = Math.min(behind + 1, MAX_REORDER_THRESHOLD);
     }
     if (out.needsResend) {
+      // Declared lost, yet here it is, never resent: it was only reordered.
+      if (out.transmissions === 1) this.cc.onSpuriousLoss?.(now);
       out.needsResend = false;
       this.resendsPending--;
       return 0;

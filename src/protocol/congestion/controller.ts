@@ -16,6 +16,8 @@ export interface CongestionController {
   onAck(ackedBytes: number, delaySample: number | undefined, flightBefore: number, rtt: number, now: number): void;
   /** A packet was declared lost by fast retransmit; `sentAt` is when it was (last) sent. */
   onLoss(sentAt: number, now: number): void;
+  /** A packet declared lost was acknowledged before its resend: the last cut was a mistake. */
+  onSpuriousLoss?(now: number): void;
   /** The retransmission timer fired. */
   onTimeout(now: number): void;
   /** Our timestamp_difference for a packet from the peer (the reverse path), for clock drift. */

@@ -36,6 +36,8 @@ export class Ledbat implements CongestionController {
   private slowStart = true;
   private slowStartThreshold = Infinity;
   private lastCut = -Infinity;
+  /** The window before the last loss cut, while that cut may still be undone. */
+  private beforeCut: number | undefined = undefined;
   private readonly ourHistory = new DelayHistory();
   private readonly theirHistory = new DelayHistory();
   private readonly recent: number[] = [];
@@ -97,13 +99,22 @@ export class Ledbat implements CongestionController {
   onLoss(sentAt: number, now: number): void {
     if (sentAt < this.lastCut || now - this.lastCut < LOSS_CUT_INTERVAL) return;
     this.lastCut = now;
+    this.beforeCut = this.window;
     this.window = Math.max(this.packetSize, this.window / 2);
     this.slowStart = false;
     this.slowStartThreshold = this.window;
   }
 
+  onSpuriousLoss(): void {
+    // Reordering, not loss: restore the window the mistaken cut took (as TCP's Eifel undo does).
+    if (this.beforeCut === undefined) return;
+    this.window = Math.max(this.window, this.beforeCut);
+    this.beforeCut = undefined;
+  }
+
   onTimeout(now: number): void {
     this.lastCut = now;
+    this.beforeCut = undefined;
     this.slowStartThreshold = Math.max(2 * this.packetSize, this.window / 2);
     this.window = this.packetSize;
     this.slowStart = true;

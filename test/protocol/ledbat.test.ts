@@ -88,7 +88,7 @@ describe('LEDBAT in the simulator', () => {
   test('heavy reordering (jitter twice the base delay): few spurious retransmits', () => {
     const o = run({ ...BROADBAND, jitter: 60 }, 4_000_000, 120);
     assert.ok(o.complete);
-    assert.ok(o.utilisation >= 0.2, `utilisation ${o.utilisation.toFixed(2)}`);
+    assert.ok(o.utilisation >= 0.5, `utilisation ${o.utilisation.toFixed(2)}`);
     assert.ok(o.stats.retransmits < o.stats.packetsSent * 0.01, `${o.stats.retransmits} retransmits of ${o.stats.packetsSent}`);
   });
 

@@ -10,7 +10,7 @@ const CURRENT_DELAY_SAMPLES = 3;
 /** Slow start ends once the queueing delay reaches this share of the target (libutp 0.9). */
 const SLOW_START_EXIT = 0.9;
 /** Above this multiple of the target, the window also shrinks multiplicatively. */
-const FAR_ABOVE_TARGET = 1.5;
+const FAR_ABOVE_TARGET = 1.05;
 /** Largest clock-drift correction applied at once (µs), as libutp. */
 const MAX_DRIFT_STEP = 10_000;
 

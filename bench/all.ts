@@ -1,0 +1,27 @@
+// `npm run bench`: every benchmark, one after another, each in its own process so one's
+// sockets, timers and CPU use do not leak into the next. Pick with BENCH_SUITES (comma list,
+// default all): throughput (loopback, vs utp-native and udx-native), impaired (seeded lossy
+// relay, vs libutp), bottleneck (tbf router in network namespaces, vs libutp and TCP cubic;
+// needs root, skips itself otherwise). Each suite's own env knobs are in its file / README.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const SUITES: Record<string, string> = {
+  throughput: './run.js',
+  impaired: './impaired/run.js',
+  bottleneck: './bottleneck/run.js',
+};
+
+const chosen = (process.env.BENCH_SUITES ?? Object.keys(SUITES).join(',')).split(',').map((s) => s.trim());
+let failed = false;
+for (const name of chosen) {
+  const script = SUITES[name];
+  if (!script) throw new Error(`unknown suite ${name}; known: ${Object.keys(SUITES).join(', ')}`);
+  console.log(`\n===== ${name} =====`);
+  const result = spawnSync(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], { stdio: 'inherit' });
+  if (result.status !== 0) {
+    console.log(`${name}: exited with ${result.status ?? result.signal}`);
+    failed = true;
+  }
+}
+process.exitCode = failed ? 1 : 0;

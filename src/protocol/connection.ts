@@ -37,8 +37,9 @@ export type ConnectionState = 'syn-sent' | 'syn-recv' | 'connected' | 'closed';
 /** Our side's FIN: not asked for, asked for (sent once the queue drains), sent, acknowledged. */
 type FinState = 'open' | 'queued' | 'sent' | 'acked';
 
-/** Bytes of SACK bitmask we emit at most (256 packets past ack_nr). */
-const MAX_SACK_BYTES = 32;
+/** Bytes of SACK bitmask we emit at most: 1024 packets past ack_nr, the reorder buffer's reach, so that
+ * holes in a large window are all reported (beyond the mask the sender can only guess). */
+const MAX_SACK_BYTES = 128;
 /** SACKed packets above a hole that declare it lost (BEP 29, libutp, libtorrent). */
 const SACK_LOSS_THRESHOLD = 3;
 /** The loss threshold grows with the reordering we observe, up to this many packets. */

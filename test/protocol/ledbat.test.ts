@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { FixedWindow } from '../../src/protocol/congestion/fixed-window.js';
 import { seededBytes, SimNetwork, type LinkOptions } from '../helpers/sim-network.js';
 
 interface Outcome {
@@ -18,7 +19,15 @@ interface Outcome {
   stats: ReturnType<import('../../src/protocol/connection.js').Connection['stats']>;
 }
 
+/** Runs the scenario twice: the same seed must give the same counters (libtorrent asserts exact counts too). */
 function run(link: Partial<LinkOptions> & { rate: number }, bytes: number, maxSeconds: number, seed = 7): Outcome {
+  const first = runOnce(link, bytes, maxSeconds, seed);
+  const second = runOnce(link, bytes, maxSeconds, seed);
+  assert.deepEqual(second.stats, first.stats, 'same seed, same counters');
+  return first;
+}
+
+function runOnce(link: Partial<LinkOptions> & { rate: number }, bytes: number, maxSeconds: number, seed: number): Outcome {
   const net = new SimNetwork({ seed, link });
   const a = net.addHost('a');
   const b = net.addHost('b', { listening: true });
@@ -99,9 +108,32 @@ describe('LEDBAT in the simulator', () => {
     assert.equal(o.stats.retransmits, 0);
   });
 
-  test('same seed, same counters', () => {
-    const first = run({ ...BROADBAND, loss: 0.03, jitter: 20 }, 1_000_000, 60, 11);
-    const second = run({ ...BROADBAND, loss: 0.03, jitter: 20 }, 1_000_000, 60, 11);
-    assert.deepEqual(first.stats, second.stats);
+  test('a 2 s outage mid-transfer: recovers, data intact', () => {
+    const o = run({ ...BROADBAND, outages: [{ start: 3000, end: 5000 }] }, 4_000_000, 120);
+    assert.ok(o.complete);
+    assert.ok(o.utilisation >= 0.5, `utilisation ${o.utilisation.toFixed(2)}`);
+    assert.ok(o.stats.timeouts >= 1, 'the outage should cost at least one timeout');
+  });
+});
+
+describe('the congestion controller interface', () => {
+  test('a fixed window plugs in where LEDBAT does: 5% loss, data intact, cwnd never moves', () => {
+    const net = new SimNetwork({ seed: 21, link: { ...BROADBAND, loss: 0.05 } });
+    const controller = (): FixedWindow => new FixedWindow(20 * 1400);
+    const a = net.addHost('a', { controller });
+    const b = net.addHost('b', { listening: true, controller });
+    const payload = seededBytes(21, 1_000_000);
+    const conn = net.connect(a, b, { send: payload, endWhenWritten: true });
+    const cwnds = new Set<number>();
+    assert.ok(
+      net.runUntil(() => {
+        cwnds.add(conn.stats().cwnd);
+        const accepted = b.accepted[0];
+        return accepted !== undefined && b.app(accepted).ended;
+      }, 120_000),
+    );
+    assert.equal(b.app(b.accepted[0]!).receivedBytes, payload.length);
+    assert.deepEqual([...cwnds], [20 * 1400]);
+    assert.ok(conn.stats().retransmits > 0);
   });
 });

@@ -458,7 +458,9 @@ async function main(): Promise<void> {
     writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
     console.log(`\nwrote ${file}`);
   }
-  if (results.some((r) => r.data === 'CORRUPT' || r.errors.length > 0)) process.exitCode = 1;
+  // Corrupt data from anyone fails the run; an error fails it only when it is ours (libutp timing
+  // out on the harsh links is a finding about the anchor, reported in the table).
+  if (results.some((r) => r.data === 'CORRUPT' || (r.stack === 'microtp' && r.errors.length > 0))) process.exitCode = 1;
 }
 
 await main();

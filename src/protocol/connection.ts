@@ -253,7 +253,7 @@ export class Connection {
       this.context = undefined;
       return;
     }
-    if (this.state !== 'syn-recv') this.sendControl(PacketType.Reset, now);
+    if (this.state !== 'syn-recv') this.sendHeader(PacketType.Reset, this.sendBuffer.next, now, undefined);
     this.close(undefined, false);
   }
 
@@ -720,10 +720,6 @@ export class Connection {
   private sendState(now: number): void {
     // STATE carries the next seq_nr without consuming it.
     this.sendHeader(PacketType.State, this.sendBuffer.next, now, undefined);
-  }
-
-  private sendControl(type: PacketType.Reset, now: number): void {
-    this.sendHeader(type, this.sendBuffer.next, now, undefined);
   }
 
   private sendSyn(now: number): void {

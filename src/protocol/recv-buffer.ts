@@ -1,4 +1,4 @@
-import { seqAdd, seqDiff } from './seq.js';
+import { seqAdd } from './seq.js';
 
 /**
  * Reorder buffer for DATA that arrived ahead of a hole. Bounded twice: by slots (how far past
@@ -68,10 +68,5 @@ export class RecvBuffer {
       if (this.slots[seqAdd(ackNr, 2 + i) & this.mask] !== undefined) mask[i >> 3]! |= 1 << (i & 7);
     }
     return mask;
-  }
-
-  /** Distance of `seq` past `ackNr` (1 = next in order). */
-  static distance(ackNr: number, seq: number): number {
-    return seqDiff(ackNr, seq);
   }
 }

@@ -12,6 +12,9 @@ export interface ConnectionOwner {
   onCoreEvent(event: EndpointEvent): void;
 }
 
+/** Datagrams handled before an ACK goes out even if the burst is not over. */
+const MAX_BURST = 64;
+
 /** Random u32s from the OS, fetched in batches: connection ids and ISNs must not be guessable. */
 function osRandom(): () => number {
   let pool = new Uint32Array(0);
@@ -40,6 +43,8 @@ export class UdpDriver extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private flushScheduled = false;
+  /** µTP datagrams handled since the last flush. */
+  private sinceFlush = 0;
   private closed = false;
   /** Send errors (EMSGSIZE, ENOBUFS...) do not belong to any one packet: count them. */
   sendErrors = 0;
@@ -90,7 +95,10 @@ export class UdpDriver extends EventEmitter {
       this.emit('message', data, rinfo);
       return;
     }
-    this.scheduleFlush();
+    // ACKs wait for the end of the burst, but not forever: a long burst is acked every
+    // MAX_BURST datagrams so the sender's ACK clock keeps ticking.
+    if (++this.sinceFlush >= MAX_BURST) this.flushNow();
+    else this.scheduleFlush();
   }
 
   /** Something changed (input, a write, a read): flush once the current burst is over. */
@@ -109,6 +117,7 @@ export class UdpDriver extends EventEmitter {
 
   private flushNow(): void {
     this.flushScheduled = false;
+    this.sinceFlush = 0;
     if (this.closed) return;
     const endpoint = this.endpoint;
     // Dispatching events runs application code, which may write and so dirty connections again.

@@ -1,12 +1,12 @@
 import { seqAdd } from './seq.js';
 
 /**
- * Reorder buffer for DATA that arrived ahead of a hole. Bounded twice: by slots (how far past
- * ack_nr we accept) and by bytes (what we advertised), so an out-of-order flood cannot grow it.
+ * Reorder buffer for DATA that arrived ahead of a hole. Bounded twice: by reach (how far past
+ * ack_nr we accept) and by bytes (what we advertised, checked by the caller), so an out-of-order
+ * flood cannot grow it. A map keyed by seq_nr: an idle connection holds nothing.
  */
 export class RecvBuffer {
-  private readonly slots: (Uint8Array | undefined)[];
-  private readonly mask: number;
+  private readonly held = new Map<number, Uint8Array>();
   /** Payload bytes held out of order. */
   bytes = 0;
   /** Packets held out of order. */
@@ -14,10 +14,7 @@ export class RecvBuffer {
   /** Furthest seq_nr held, as a distance past ack_nr (0 when empty). */
   private furthest = 0;
 
-  constructor(readonly capacity = 1024) {
-    this.slots = new Array<Uint8Array | undefined>(capacity).fill(undefined);
-    this.mask = capacity - 1;
-  }
+  constructor(readonly capacity = 1024) {}
 
   /** Largest distance past ack_nr that can be stored. */
   get reach(): number {
@@ -25,14 +22,13 @@ export class RecvBuffer {
   }
 
   has(seq: number): boolean {
-    return this.slots[seq & this.mask] !== undefined;
+    return this.held.has(seq);
   }
 
   /** Stores a payload `distance` (>= 2) packets past ack_nr. Returns false for a duplicate. */
   insert(seq: number, distance: number, payload: Uint8Array): boolean {
-    const index = seq & this.mask;
-    if (this.slots[index] !== undefined) return false;
-    this.slots[index] = payload;
+    if (this.held.has(seq)) return false;
+    this.held.set(seq, payload);
     this.bytes += payload.length;
     this.count++;
     if (distance > this.furthest) this.furthest = distance;
@@ -41,10 +37,10 @@ export class RecvBuffer {
 
   /** Removes the payload at `seq` if held. */
   take(seq: number): Uint8Array | undefined {
-    const index = seq & this.mask;
-    const payload = this.slots[index];
+    if (this.count === 0) return undefined;
+    const payload = this.held.get(seq);
     if (payload === undefined) return undefined;
-    this.slots[index] = undefined;
+    this.held.delete(seq);
     this.bytes -= payload.length;
     this.count--;
     if (this.count === 0) this.furthest = 0;
@@ -65,7 +61,7 @@ export class RecvBuffer {
     const bits = Math.min(this.furthest - 1, maxBytes * 8);
     const mask = new Uint8Array((Math.ceil(bits / 8) + 3) & ~3);
     for (let i = 0; i < bits; i++) {
-      if (this.slots[seqAdd(ackNr, 2 + i) & this.mask] !== undefined) mask[i >> 3]! |= 1 << (i & 7);
+      if (this.held.has(seqAdd(ackNr, 2 + i))) mask[i >> 3]! |= 1 << (i & 7);
     }
     return mask;
   }

@@ -1,6 +1,9 @@
 import { PacketType } from './packet.js';
 import { SEQ_MASK, seqAdd, seqDiff } from './seq.js';
 
+/** Slots a new connection starts with. */
+const INITIAL_SLOTS = 64;
+
 /** A DATA or FIN packet we sent and the peer has not acknowledged yet. */
 export interface OutPacket {
   seq: number;
@@ -17,19 +20,21 @@ export interface OutPacket {
 
 /**
  * In-flight packets by seq_nr, from the oldest unacknowledged to the next to send.
- * A power-of-two ring indexed by seq_nr; capacity bounds packets in flight.
+ * A power-of-two ring indexed by seq_nr that starts small and doubles as the window needs it,
+ * up to `capacity`, which bounds packets in flight (an idle connection costs little memory).
  */
 export class SendBuffer {
-  private readonly slots: (OutPacket | undefined)[];
-  private readonly mask: number;
+  private slots: (OutPacket | undefined)[];
+  private mask: number;
   /** Oldest unacknowledged seq_nr. */
   oldest: number;
   /** Packets between `oldest` and the next seq_nr, sacked or not. */
   count = 0;
 
   constructor(firstSeq: number, readonly capacity = 4096) {
-    this.slots = new Array<OutPacket | undefined>(capacity).fill(undefined);
-    this.mask = capacity - 1;
+    const initial = Math.min(INITIAL_SLOTS, capacity);
+    this.slots = new Array<OutPacket | undefined>(initial).fill(undefined);
+    this.mask = initial - 1;
     this.oldest = firstSeq & SEQ_MASK;
   }
 
@@ -43,8 +48,19 @@ export class SendBuffer {
   }
 
   push(packet: OutPacket): void {
+    if (this.count + 1 >= this.slots.length) this.grow();
     this.slots[packet.seq & this.mask] = packet;
     this.count++;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    const size = old.length * 2;
+    this.slots = new Array<OutPacket | undefined>(size).fill(undefined);
+    this.mask = size - 1;
+    for (let i = 0, seq = this.oldest; i < this.count; i++, seq = seqAdd(seq, 1)) {
+      this.slots[seq & this.mask] = old[seq & (old.length - 1)];
+    }
   }
 
   get(seq: number): OutPacket | undefined {

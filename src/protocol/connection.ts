@@ -6,6 +6,7 @@ import { encodeHeaderInto, headerSize, PacketType, type HeaderFields, type Packe
 import { RecvBuffer } from './recv-buffer.js';
 import { RttEstimator } from './rtt.js';
 import { SendBuffer, type OutPacket } from './send-buffer.js';
+import { WriteQueue } from './write-queue.js';
 import { seqAdd, seqDiff } from './seq.js';
 import { newCounters, type ConnectionCounters, type ConnectionStats } from './stats.js';
 import { delaySample, timestampDifference, timestampMicros } from './time.js';
@@ -107,10 +108,7 @@ export class Connection {
   private lastAckReceived: number;
   private consecutiveTimeouts = 0;
 
-  private readonly writeQueue: Uint8Array[] = [];
-  private writeQueueHead = 0;
-  private writeOffset = 0;
-  private queuedBytes = 0;
+  private readonly writeQueue = new WriteQueue();
   private writeBlocked = false;
   /** Nagle off: send partial packets at once. */
   private noDelay = false;
@@ -208,10 +206,9 @@ export class Connection {
     if (this.finState !== 'open' || this.state === 'closed') return false;
     if (data.length > 0) {
       this.writeQueue.push(data);
-      this.queuedBytes += data.length;
       this.requestFlush();
     }
-    const ok = this.queuedBytes < this.config.sendBufferSize;
+    const ok = this.writeQueue.length < this.config.sendBufferSize;
     if (!ok) this.writeBlocked = true;
     return ok;
   }
@@ -227,7 +224,7 @@ export class Connection {
 
   /** Bytes queued by the application and not yet packetized. */
   get writableLength(): number {
-    return this.queuedBytes;
+    return this.writeQueue.length;
   }
 
   /** Half-closes our direction: a FIN follows the queued data. */
@@ -341,7 +338,7 @@ export class Connection {
     } else if (this.finState === 'acked' && this.eofDelivered) {
       this.close(undefined, true);
     }
-    if (this.ackPending || this.resendsPending > 0 || this.queuedBytes > 0 || this.finState === 'queued') this.requestFlush();
+    if (this.ackPending || this.resendsPending > 0 || this.writeQueue.length > 0 || this.finState === 'queued') this.requestFlush();
   }
 
   /** The same SYN again (our STATE was lost): answer with the ORIGINAL STATE, never a later one. */
@@ -560,7 +557,7 @@ export class Connection {
     if (this.state === 'connected') sentData = this.sendAllowed(now);
     if (this.ackPending && !sentData && this.state !== 'syn-sent' && this.state !== 'syn-recv') this.sendState(now);
     this.ackPending = false;
-    if (this.writeBlocked && this.queuedBytes < this.config.sendBufferSize) {
+    if (this.writeBlocked && this.writeQueue.length < this.config.sendBufferSize) {
       this.writeBlocked = false;
       this.host.events.push({ type: 'drain', connection: this });
     }
@@ -588,9 +585,9 @@ export class Connection {
         sent = true;
         continue;
       }
-      if (this.queuedBytes > 0) {
+      if (this.writeQueue.length > 0) {
         if (this.sendBuffer.full) break;
-        const size = Math.min(maxPayload, this.queuedBytes);
+        const size = Math.min(maxPayload, this.writeQueue.length);
         if (size < maxPayload && this.nagleHolds()) break;
         if (this.bytesInFlight + size > window && (this.bytesInFlight > 0 || this.peerWindow < size)) {
           if (this.sendBuffer.count === 0 && this.probeDeadline === Infinity) {
@@ -599,7 +596,7 @@ export class Connection {
           }
           break;
         }
-        const out = this.newPacket(PacketType.Data, this.takeQueued(size), now);
+        const out = this.newPacket(PacketType.Data, this.writeQueue.take(size), now);
         if (size < maxPayload) this.lastSmallSeq = out.seq;
         this.bytesInFlight += size;
         this.transmitData(out, now);
@@ -634,42 +631,6 @@ export class Connection {
     };
     this.sendBuffer.push(out);
     return out;
-  }
-
-  /** Takes `size` bytes off the write queue: a view when one chunk has them all, else a copy. */
-  private takeQueued(size: number): Uint8Array {
-    this.queuedBytes -= size;
-    const first = this.writeQueue[this.writeQueueHead]!;
-    const available = first.length - this.writeOffset;
-    if (available >= size) {
-      const view = first.subarray(this.writeOffset, this.writeOffset + size);
-      this.writeOffset += size;
-      if (this.writeOffset === first.length) this.popChunk();
-      return view;
-    }
-    const out = new Uint8Array(size);
-    let filled = 0;
-    while (filled < size) {
-      const chunk = this.writeQueue[this.writeQueueHead]!;
-      const n = Math.min(size - filled, chunk.length - this.writeOffset);
-      out.set(chunk.subarray(this.writeOffset, this.writeOffset + n), filled);
-      filled += n;
-      this.writeOffset += n;
-      if (this.writeOffset === chunk.length) this.popChunk();
-    }
-    return out;
-  }
-
-  private popChunk(): void {
-    this.writeOffset = 0;
-    this.writeQueueHead++;
-    if (this.writeQueueHead === this.writeQueue.length) {
-      this.writeQueue.length = 0;
-      this.writeQueueHead = 0;
-    } else if (this.writeQueueHead > 1024) {
-      this.writeQueue.splice(0, this.writeQueueHead);
-      this.writeQueueHead = 0;
-    }
   }
 
   private transmitData(out: OutPacket, now: number): void {
@@ -866,8 +827,7 @@ export class Connection {
     const wasAnnounced = this.state !== 'syn-recv';
     this.state = 'closed';
     this.rtoDeadline = Infinity;
-    this.writeQueue.length = 0;
-    this.queuedBytes = 0;
+    this.writeQueue.clear();
     if (wasAnnounced) this.host.events.push({ type: 'close', connection: this, error });
     if (linger) {
       this.expiresAt = this.lastReceived + this.config.lingerTime;

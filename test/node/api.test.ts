@@ -263,6 +263,23 @@ describe('many connections and the shared socket', { timeout: 30_000 }, () => {
     await Promise.all([once(a, 'close'), once(b, 'close')]);
   });
 
+  test('a udp6 shared socket accepts and opens connections over ::1', async () => {
+    const a = createSocket({ type: 'udp6' });
+    const b = createSocket({ type: 'udp6' });
+    b.on('connection', (socket: Socket) => socket.pipe(socket));
+    await new Promise<void>((resolve) => a.bind(0, '::1', resolve));
+    await new Promise<void>((resolve) => b.listen(0, '::1', resolve));
+    const socket = a.connect(b.address().port, '::1');
+    const received = collect(socket);
+    socket.setNoDelay(true);
+    socket.end('over ipv6');
+    assert.equal((await received).toString(), 'over ipv6');
+    assert.equal(socket.remoteFamily, 'IPv6');
+    a.close();
+    b.close();
+    await Promise.all([once(a, 'close'), once(b, 'close')]);
+  });
+
   test('datagrams that are not uTP arrive as message events; send() shares the port', async () => {
     const shared = createSocket({ type: 'udp4' });
     shared.on('connection', (socket: Socket) => socket.pipe(socket));

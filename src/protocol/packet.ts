@@ -68,9 +68,29 @@ export function looksLikeUtp(data: Uint8Array): boolean {
   return (b & 0x0f) === VERSION && b >> 4 <= PacketType.Syn;
 }
 
+// Big-endian reads and writes by hand: a DataView per packet costs more than the packet's fields.
+function readU16(b: Uint8Array, at: number): number {
+  return (b[at]! << 8) | b[at + 1]!;
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+function writeU16(b: Uint8Array, at: number, value: number): void {
+  b[at] = (value >>> 8) & 0xff;
+  b[at + 1] = value & 0xff;
+}
+
+function writeU32(b: Uint8Array, at: number, value: number): void {
+  b[at] = value >>> 24;
+  b[at + 1] = (value >>> 16) & 0xff;
+  b[at + 2] = (value >>> 8) & 0xff;
+  b[at + 3] = value & 0xff;
+}
+
 export function decodePacket(data: Uint8Array): Packet | undefined {
   if (!looksLikeUtp(data)) return undefined;
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   let selectiveAck: Uint8Array | undefined;
   let closeReason: number | undefined;
   let next = data[1]!;
@@ -86,19 +106,19 @@ export function decodePacket(data: Uint8Array): Packet | undefined {
       if (len === 0) return undefined;
       selectiveAck = data.subarray(offset, offset + len);
     } else if (type === Extension.CloseReason && len >= 4) {
-      closeReason = view.getUint16(offset + 2);
+      closeReason = readU16(data, offset + 2);
     }
     // Unknown extensions (and the legacy extension bits) are skipped by length.
     offset += len;
   }
   return {
     type: (data[0]! >> 4) as PacketType,
-    connectionId: view.getUint16(2),
-    timestamp: view.getUint32(4),
-    timestampDifference: view.getUint32(8),
-    windowSize: view.getUint32(12),
-    seq: view.getUint16(16),
-    ack: view.getUint16(18),
+    connectionId: readU16(data, 2),
+    timestamp: readU32(data, 4),
+    timestampDifference: readU32(data, 8),
+    windowSize: readU32(data, 12),
+    seq: readU16(data, 16),
+    ack: readU16(data, 18),
     selectiveAck,
     closeReason,
     payload: data.subarray(offset),
@@ -122,18 +142,17 @@ function paddedSackLength(len: number): number {
  * The selective ACK goes first: libutp drops packets whose FIRST extension is >= 3.
  */
 export function encodeHeaderInto(fields: HeaderFields, out: Uint8Array, offset = 0): number {
-  const view = new DataView(out.buffer, out.byteOffset + offset, out.byteLength - offset);
   const sack = fields.selectiveAck;
   const hasReason = fields.closeReason !== undefined;
   const first = sack ? Extension.SelectiveAck : hasReason ? Extension.CloseReason : Extension.None;
   out[offset] = (fields.type << 4) | VERSION;
   out[offset + 1] = first;
-  view.setUint16(2, fields.connectionId & 0xffff);
-  view.setUint32(4, fields.timestamp >>> 0);
-  view.setUint32(8, fields.timestampDifference >>> 0);
-  view.setUint32(12, fields.windowSize >>> 0);
-  view.setUint16(16, fields.seq & 0xffff);
-  view.setUint16(18, fields.ack & 0xffff);
+  writeU16(out, offset + 2, fields.connectionId);
+  writeU32(out, offset + 4, fields.timestamp >>> 0);
+  writeU32(out, offset + 8, fields.timestampDifference >>> 0);
+  writeU32(out, offset + 12, fields.windowSize >>> 0);
+  writeU16(out, offset + 16, fields.seq);
+  writeU16(out, offset + 18, fields.ack);
   let pos = offset + HEADER_SIZE;
   if (sack) {
     const len = paddedSackLength(sack.length);

@@ -11,7 +11,7 @@
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import type utpModule from 'utp-native';
+import { utpNativeStack } from './utp-native-stack.js';
 
 export const STACKS = ['microtp', 'utp-native', 'udx-native', 'utp-native-defaults'] as const;
 export type StackName = (typeof STACKS)[number];
@@ -56,27 +56,7 @@ const CHUNK = 64 * 1024;
 const UTP_SOCKBUF = Number(process.env.BENCH_UTP_SOCKBUF ?? 1024 * 1024);
 
 async function utpNative(sockbuf: number): Promise<Stack> {
-  const { default: utp } = await import('utp-native');
-  const tune = (sock: utpModule.UTP): void => {
-    if (sockbuf <= 0) return;
-    sock.setRecvBufferSize(sockbuf);
-    sock.setSendBufferSize(sockbuf);
-  };
-  return {
-    async listen(onPipe) {
-      const server = utp.createServer(onPipe);
-      server.listen(0, HOST);
-      tune(server);
-      await once(server, 'listening');
-      return server.address().port;
-    },
-    async connect(port) {
-      const conn = utp.connect(port, HOST);
-      tune(conn._utp);
-      await once(conn, 'connect');
-      return conn;
-    },
-  };
+  return utpNativeStack(HOST, sockbuf);
 }
 
 // udx-native has no handshake: the receiver's stream (id 2) connects back to

@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { ConnectionStats, Socket as MicrotpSocket } from '../../src/index.js';
-import type utpModule from 'utp-native';
+import { utpNativeStack } from '../utp-native-stack.js';
 import { CHUNK, StreamChecker, chunk } from './data.js';
 
 export const STACKS = ['microtp', 'utp-native'] as const;
@@ -60,27 +60,7 @@ async function microtp(): Promise<Stack> {
 }
 
 async function utpNative(): Promise<Stack> {
-  const { default: utp } = await import('utp-native');
-  const tune = (sock: utpModule.UTP): void => {
-    sock.setRecvBufferSize(UTP_SOCKBUF);
-    sock.setSendBufferSize(UTP_SOCKBUF);
-  };
-  return {
-    async listen(onPipe) {
-      const server = utp.createServer(onPipe);
-      server.listen(0, HOST);
-      tune(server);
-      await once(server, 'listening');
-      return server.address().port;
-    },
-    async connect(port) {
-      const conn = utp.connect(port, HOST);
-      tune(conn._utp);
-      await once(conn, 'connect');
-      return conn;
-    },
-    stats: () => undefined,
-  };
+  return { ...(await utpNativeStack(HOST, UTP_SOCKBUF)), stats: () => undefined };
 }
 
 const now = (): number => performance.timeOrigin + performance.now(); // epoch ms, comparable across processes

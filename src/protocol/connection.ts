@@ -345,7 +345,7 @@ export class Connection {
   handleDuplicateSyn(syn: Packet, now: number): void {
     if (syn.seq !== this.synSeq || this.isInitiator) return;
     this.sendHeader(PacketType.State, this.initialSeq, now, undefined);
-    // The resent SYN lands just as we would expire (both one initial RTO after the first SYN): give the repeated STATE its own timeout.
+    // Give the repeated STATE its own wait, as if the SYN were new (its resend may land just as we would expire).
     if (this.state === 'syn-recv') {
       this.expiresAt = now + this.config.unconfirmedTimeout;
       this.host.wake(this.expiresAt);
@@ -395,11 +395,7 @@ export class Connection {
       // Duplicate acks count only on STATE: DATA in a two-way transfer repeats ack_nr legitimately.
       if (++this.dupAcks === DUP_ACK_THRESHOLD) {
         const oldest = this.sendBuffer.get(this.sendBuffer.oldest);
-        if (oldest && !oldest.sacked && !oldest.needsResend && (oldest.transmissions === 1 || oldest.sentAt < this.latestDeliveredSentAt)) {
-          this.markLost(oldest);
-          this.counters.fastRetransmits++;
-          this.cc.onLoss(oldest.sentAt, now);
-        }
+        if (oldest && !oldest.sacked && this.mayDeclareLost(oldest)) this.declareLost(oldest, now);
       }
     }
     if (!stale) this.lastAckReceived = ack;
@@ -463,15 +459,27 @@ export class Connection {
         sackedAbove--;
         continue;
       }
-      // Skip one already marked, or one resent after the newest packet known delivered: its
-      // resend may still be on the way (RACK's rule, RFC 8985).
-      if (out.needsResend || (out.transmissions > 1 && out.sentAt >= this.latestDeliveredSentAt)) continue;
-      this.markLost(out);
-      this.counters.fastRetransmits++;
-      this.cc.onLoss(out.sentAt, now);
+      if (!this.mayDeclareLost(out)) continue;
+      this.declareLost(out, now);
       if (++resends >= this.config.maxResendsPerAck) break;
     }
     return acked;
+  }
+
+  /**
+   * Whether loss evidence may (re)declare this unacked packet lost: not when already marked, nor
+   * when resent after the newest packet known delivered, as its resend may still be on the way
+   * (RACK's rule, RFC 8985).
+   */
+  private mayDeclareLost(out: OutPacket): boolean {
+    return !out.needsResend && (out.transmissions === 1 || out.sentAt < this.latestDeliveredSentAt);
+  }
+
+  /** Fast-retransmit decision (SACK or duplicate acks): resend it and tell the controller. */
+  private declareLost(out: OutPacket, now: number): void {
+    this.markLost(out);
+    this.counters.fastRetransmits++;
+    this.cc.onLoss(out.sentAt, now);
   }
 
   private markLost(out: OutPacket): void {

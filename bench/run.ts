@@ -3,8 +3,9 @@
 // (bench/throughput.ts). This process only orchestrates and stays idle.
 //
 // Env: BENCH_MB (default 256) per transfer, BENCH_RUNS (default 2) per stack,
-// BENCH_STACKS (default microtp,utp-native,udx-native; also
-// utp-native-defaults), BENCH_TIMEOUT_S (default 120) per transfer,
+// BENCH_STACKS (default microtp,microtp-baseline,utp-native,udx-native; also
+// utp-native-defaults; microtp-baseline is microtp at BENCH_BASELINE_REF, see
+// bench/baseline.ts), BENCH_TIMEOUT_S (default 120) per transfer,
 // BENCH_UTP_SOCKBUF (default 1048576) for utp-native, BENCH_JSON=1 to also
 // write bench/results/throughput-<date>.json.
 import { fork, type ChildProcess } from 'node:child_process';
@@ -12,6 +13,7 @@ import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { baselineEntry } from './baseline.js';
 import { STACKS, type ReceiverDone, type SenderStats, type StackName } from './throughput.js';
 
 const MiB = 1024 * 1024;
@@ -21,7 +23,7 @@ const WORKER = fileURLToPath(new URL('./throughput.js', import.meta.url));
 const mb = Number(process.env.BENCH_MB ?? 256);
 const runs = Number(process.env.BENCH_RUNS ?? 2);
 const timeoutMs = Number(process.env.BENCH_TIMEOUT_S ?? 120) * 1000;
-const stacks = (process.env.BENCH_STACKS ?? 'microtp,utp-native,udx-native').split(',').map((s) => s.trim()) as StackName[];
+const stacks = (process.env.BENCH_STACKS ?? 'microtp,microtp-baseline,utp-native,udx-native').split(',').map((s) => s.trim()) as StackName[];
 for (const s of stacks) if (!STACKS.includes(s)) throw new Error(`unknown stack ${s}; known: ${STACKS.join(', ')}`);
 const bytes = Math.round(mb * MiB);
 
@@ -128,6 +130,8 @@ const fmt = (x: number | undefined, digits = 1): string => (x === undefined ? '-
 
 async function main(): Promise<void> {
   console.log(`bench: ${mb} MiB per transfer, ${runs} run(s) per stack, 127.0.0.1, sender and receiver in separate processes`);
+  // Build the baseline once, here, so neither worker pays for it inside a timed transfer.
+  if (stacks.includes('microtp-baseline')) console.log(`microtp-baseline: ${baselineEntry()}`);
   const results: Result[] = [];
   for (let run = 1; run <= runs; run++) {
     // Interleave stacks and rotate their order so machine noise and warm-up spread evenly.

@@ -10,10 +10,11 @@
 // parent -> child: 'stop' (sender: report CPU, then idle) and 'exit'.
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { baselineEntry } from './baseline.js';
 import { utpNativeStack } from './utp-native-stack.js';
 
-export const STACKS = ['microtp', 'utp-native', 'udx-native', 'utp-native-defaults'] as const;
+export const STACKS = ['microtp', 'microtp-baseline', 'utp-native', 'udx-native', 'utp-native-defaults'] as const;
 export type StackName = (typeof STACKS)[number];
 
 export interface ReceiverDone {
@@ -86,8 +87,11 @@ async function udxNative(): Promise<Stack> {
   };
 }
 
-async function microtp(): Promise<Stack> {
-  const { createServer, connect } = await import('../src/index.js');
+/** microtp from this checkout, or (baseline) as built by bench/baseline.ts from an earlier commit. */
+async function microtp(entry?: string): Promise<Stack> {
+  const { createServer, connect } = (
+    entry === undefined ? await import('../src/index.js') : await import(pathToFileURL(entry).href)
+  ) as typeof import('../src/index.js');
   return {
     async listen(onPipe) {
       const server = createServer({}, onPipe);
@@ -108,6 +112,8 @@ async function loadStack(name: StackName): Promise<Stack> {
   switch (name) {
     case 'microtp':
       return microtp();
+    case 'microtp-baseline':
+      return microtp(baselineEntry());
     case 'utp-native':
       return utpNative(UTP_SOCKBUF);
     case 'utp-native-defaults':

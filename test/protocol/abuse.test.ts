@@ -258,12 +258,24 @@ describe('forged packets on a live connection', () => {
     finishes(net, b, acc, payload);
   });
 
-  test('control: a RESET with a fitting ack_nr closes the connection with ECONNRESET', () => {
-    const { net, a, b, conn, wire } = live(12);
+  // Before issue 6 a fitting RESET closed at once, so one lucky forged RESET (a few ack_nr values
+  // in 65536) tore down a live transfer. Now the peer must also fall silent for an RTO.
+  test('control: the peer really resets (aborts and forgets the connection): ECONNRESET within about an RTO', () => {
+    const { net, a, b, conn, acc } = live(12);
+    acc.abort(net.now);
+    net.kick(b);
+    const from = net.now;
+    assert.ok(net.runUntil(() => a.app(conn).closed, 3_000), 'closed');
+    assert.equal(a.app(conn).error?.code, 'ECONNRESET');
+    assert.ok(net.now - from < 2 * conn.stats().rto + 100, `after ${net.now - from} ms`);
+  });
+
+  test('a RESET with a fitting ack_nr while the peer keeps talking is ignored: the transfer completes', () => {
+    const { net, a, b, conn, acc, payload, wire } = live(12);
     const lastData = sentBy(wire, a).filter((r) => r.packet?.type === PacketType.Data).at(-1)!;
     net.inject(a, packet({ type: PacketType.Reset, connectionId: conn.recvId, seq: 1, ack: lastData.packet!.seq }), b.remote);
-    net.drive(net.now + 1);
-    assert.equal(a.app(conn).error?.code, 'ECONNRESET');
+    finishes(net, b, acc, payload);
+    assert.equal(a.app(conn).error, undefined);
   });
 
   test('DATA whose ack_nr is outside what we sent is dropped and counted in stats().invalidPackets', () => {

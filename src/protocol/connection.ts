@@ -138,6 +138,13 @@ export class Connection {
    * cannot tear down a connection whose peer is talking.
    */
   private resetDeadline = Infinity;
+  /**
+   * Our last acknowledged seq_nr as of one to two RTTs ago (and as of the start of the current
+   * period): the oldest ack_nr a reordered DATA packet can legitimately carry.
+   */
+  private ackFloor: number;
+  private ackFloorNext: number;
+  private ackFloorAt: number;
   /** syn-recv: packets whose ack_nr failed to prove the initiator saw our STATE. */
   private confirmFailures = 0;
   /** A DATA packet carried a truncated selective ACK: send the whole one on a STATE too. */
@@ -224,7 +231,8 @@ export class Connection {
       this.expiresAt = now + config.unconfirmedTimeout;
       this.host.wake(this.expiresAt);
     }
-    this.lastAckReceived = seqAdd(this.sendBuffer.oldest, -1);
+    this.lastAckReceived = this.ackFloor = this.ackFloorNext = seqAdd(this.sendBuffer.oldest, -1);
+    this.ackFloorAt = now;
   }
 
   // ---------------------------------------------------------------- application side
@@ -402,10 +410,11 @@ export class Connection {
       if (this.state === 'syn-sent') return ack === this.synSeq ? 'valid' : 'invalid';
       return inWindow(ack, seqAdd(oldest, -1), next) ? 'valid' : 'invalid';
     }
-    // DATA overtaken on a reordering path carries an ack_nr as old as our whole flight: its
-    // payload is worth keeping (libutp drops it and has it resent). STATE has no payload to keep.
-    const slack = packet.type === PacketType.State ? ACK_NR_SLACK : Math.max(ACK_NR_SLACK, this.sendBuffer.count);
-    if (!inWindow(ack, seqAdd(oldest, -1 - slack), seqAdd(next, -1))) return 'invalid';
+    // DATA overtaken on a reordering path carries an ack_nr as old as what we had acknowledged
+    // an RTT or two ago: its payload is worth keeping (libutp drops it and has it resent). STATE
+    // has no payload to keep: libutp's window.
+    const floor = packet.type === PacketType.State ? seqAdd(oldest, -1) : this.ackFloor;
+    if (!inWindow(ack, seqAdd(floor, -ACK_NR_SLACK), seqAdd(next, -1))) return 'invalid';
     if (this.state === 'syn-sent') return packet.type === PacketType.State && ack === this.synSeq ? 'valid' : 'invalid';
     if (this.state === 'syn-recv' && ack !== seqAdd(this.initialSeq, -1)) return 'invalid';
     const distance = seqDiff(this.ackNr, packet.seq);
@@ -506,6 +515,11 @@ export class Connection {
       }
     }
     if (!stale) this.lastAckReceived = ack;
+    if (now - this.ackFloorAt >= Math.max(this.rttEstimator.rtt, MIN_TAIL_LOSS_DELAY)) {
+      this.ackFloor = this.ackFloorNext;
+      this.ackFloorNext = seqAdd(this.sendBuffer.oldest, -1);
+      this.ackFloorAt = now;
+    }
 
     if (acked > 0 || ackedSomething) {
       const sample = delaySample(packet.timestampDifference);

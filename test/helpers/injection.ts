@@ -28,7 +28,7 @@ export interface InjectionResult {
   /** Forged packets that reached a connection and passed its validation (changed its state). */
   accepted: number;
   acceptedByType: Record<'data' | 'fin' | 'state' | 'reset', number>;
-  /** Bytes B received that differ from what A wrote (0 = byte-identical), or -1 if lengths differ. */
+  /** Bytes B received that differ from what A wrote (-1 if the lengths differ), plus any bytes A received (B sends none). */
   splicedBytes: number;
   /** B's data is exactly A's. */
   intact: boolean;
@@ -126,6 +126,8 @@ export function runInjection(options: InjectionOptions): InjectionResult {
   result.intact = at === -1;
   if (received.length !== payload.length) result.splicedBytes = -1;
   else for (let i = 0; i < received.length; i++) if (received[i] !== payload[i]) result.splicedBytes++;
+  // B sends nothing: whatever A's application received was forged.
+  result.splicedBytes += a.app(conn).receivedBytes;
   for (const app of [a.app(conn), b.app(acc)]) {
     if (app.error) {
       result.tornDown = true;

@@ -413,13 +413,14 @@ export class Connection {
     // DATA overtaken on a reordering path carries an ack_nr as old as what we had acknowledged
     // an RTT or two ago: its payload is worth keeping (libutp drops it and has it resent). STATE
     // has no payload to keep: libutp's window.
-    const floor = packet.type === PacketType.State ? seqAdd(oldest, -1) : this.ackFloor;
+    const floor = this.ackFloor;
     if (!inWindow(ack, seqAdd(floor, -ACK_NR_SLACK), seqAdd(next, -1))) return 'invalid';
     if (this.state === 'syn-sent') return packet.type === PacketType.State && ack === this.synSeq ? 'valid' : 'invalid';
     if (this.state === 'syn-recv' && ack !== seqAdd(this.initialSeq, -1)) return 'invalid';
     const distance = seqDiff(this.ackNr, packet.seq);
     const reach = this.seqReach();
-    if (packet.type === PacketType.State) return distance >= 1 && distance <= reach + 1 ? 'valid' : 'invalid';
+    // A STATE overtaken by DATA sent after it is behind by as much as DATA may be ahead.
+    if (packet.type === PacketType.State) return distance >= 1 - reach && distance <= reach + 1 ? 'valid' : 'invalid';
     if (distance <= 0) {
       // Behind what we delivered: a retransmission whose ACK was lost, if not too far behind.
       return distance >= -reach ? 'duplicate' : 'invalid';

@@ -147,7 +147,10 @@ describe('RESET for unknown connections', () => {
     return { net, host, wire };
   }
 
-  test('a DATA packet for an unknown connection gets a 20-byte RESET echoing its id and seq', () => {
+  // Before issue 6 the RESET echoed the trigger's id (the peer's send id) and seq_nr: libtorrent,
+  // which matches RESETs on its recv id only, never honoured it. A listening host assumes the peer
+  // initiated (recv id = send id - 1); ack_nr is the last seq_nr the peer sent (see sendReset).
+  test('a DATA packet for an unknown connection gets a 20-byte RESET naming the peer\'s recv id, acking its seq_nr', () => {
     const { net, host, wire } = lone();
     const from = forged(1);
     net.inject(host, packet({ type: PacketType.Data, connectionId: 0x4242, seq: 0x1111, ack: 7 }, new Uint8Array(1000)), from);
@@ -159,8 +162,9 @@ describe('RESET for unknown connections', () => {
     assert.equal(r.data.length, 20);
     assert.equal(r.to.address, from.address);
     assert.equal(r.to.port, from.port);
-    assert.equal(r.packet!.connectionId, 0x4242);
-    assert.equal(r.packet!.ack, 0x1111);
+    assert.equal(r.packet!.connectionId, 0x4241);
+    assert.equal(r.packet!.ack, 0x1110);
+    assert.equal(r.packet!.seq, 7, 'seq_nr = the trigger\'s ack_nr, inside libtorrent\'s reorder window');
     assert.equal(host.endpoint.counters.unknownConnection, 1);
   });
 

@@ -62,6 +62,8 @@ const ACK_NR_SLACK = 3;
  * the reordering actually seen (see `seqReach`), up to the reorder buffer's.
  */
 const MIN_SEQ_REACH = 32;
+/** Average DATA payload assumed when counting how many packets our advertised window admits (576-byte MTU floor, less headers). */
+const MIN_PLAUSIBLE_PAYLOAD = 500;
 /** Wrong confirming acks an unconfirmed incoming connection takes before it is dropped. */
 const MAX_CONFIRM_FAILURES = 3;
 /** Bytes a DATA packet leaves for a selective ACK (2 + 4: 32 packets past ack_nr); larger masks go on a STATE. */
@@ -439,12 +441,15 @@ export class Connection {
   /**
    * How far past ack_nr the peer's DATA may land: 32 packets past the furthest seen, plus as much
    * again as the reordering in progress (a path that reorders N packets needs about N), at most
-   * the reorder buffer's reach. What the peer can have in flight is all that can legitimately be
+   * what our advertised window admits and the reorder buffer's reach. What the peer can have in flight is all that can legitimately be
    * ahead; the rest of the 16-bit space is an attacker's.
    */
   private seqReach(): number {
     const span = Math.max(0, seqDiff(this.ackNr, this.peerSeqHigh));
-    return Math.min(this.recvBuffer.reach, MIN_SEQ_REACH + 2 * span);
+    // What fits in the window we advertised, in packets of at least MIN_PLAUSIBLE_PAYLOAD bytes
+    // (libtorrent sizes its reorder window the same way: buffer / 1100).
+    const byWindow = Math.max(MIN_SEQ_REACH, Math.ceil(this.advertisedWindow / MIN_PLAUSIBLE_PAYLOAD));
+    return Math.min(this.recvBuffer.reach, byWindow, MIN_SEQ_REACH + 2 * span);
   }
 
   /**

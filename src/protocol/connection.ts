@@ -51,9 +51,9 @@ const MAX_CONFIRM_REPEATS = 3;
 /** Floor of the tail-loss timer (ms): below it, scheduling noise would look like loss. */
 const MIN_TAIL_LOSS_DELAY = 20;
 /**
- * How far below our last acknowledged seq_nr an ack_nr may be (libutp's ACK_NR_ALLOWED_WINDOW,
- * libtorrent's dup_ack_limit: both 3). A packet overtaken by more than that is dropped as stale
- * or forged; the peer resends its payload.
+ * How far below the ack floor (what we had acknowledged one to two RTTs ago) an ack_nr may be:
+ * libutp's ACK_NR_ALLOWED_WINDOW and libtorrent's dup_ack_limit, both 3, below the last
+ * acknowledged seq_nr. Anything older is stale or forged.
  */
 const ACK_NR_SLACK = 3;
 /**
@@ -391,16 +391,20 @@ export class Connection {
 
   /**
    * Whether a packet may touch this connection, without touching it. The windows, per type:
-   * - ack_nr (all but RESET): from 3 below our last acknowledged seq_nr up to the last one we sent
-   *   (libutp: `[seq_nr - 1 - (cur_window_packets + 3), seq_nr - 1]`; libtorrent the same with
-   *   its dup_ack_limit). RESET: from our last acknowledged seq_nr to our next one, as libutp and
-   *   we echo the seq_nr of the packet that drew it and libtorrent its ack_nr.
+   * - ack_nr (all but RESET): from 3 below what we had acknowledged one to two RTTs ago up to
+   *   the last seq_nr we sent. libutp: `[seq_nr - 1 - (cur_window_packets + 3), seq_nr - 1]`,
+   *   libtorrent the same with its dup_ack_limit: 3 below our last acknowledged. Ours reaches
+   *   about one flight further down, for packets overtaken on a reordering path: libutp drops
+   *   those and has the peer resend them. RESET: from our last acknowledged seq_nr to our next
+   *   one (a RESET acks a packet we sent, or the peer's ack_nr).
    * - seq_nr of DATA: at most `seqReach()` past ack_nr (32 past the furthest seen, growing with
-   *   observed reordering, never past the reorder buffer's 1023; libutp 1024, libtorrent
-   *   max(16, buffer / 1100)); behind ack_nr by as much: a duplicate, re-acked only.
-   * - FIN: the same, and never past data we hold or past an earlier FIN (see processData).
-   * - STATE carries the peer's next seq_nr: ack_nr + 1 up to the DATA reach + 1 (libutp drops
-   *   a STATE outside its reorder window too).
+   *   observed reordering, bounded by our advertised window and the reorder buffer's 1023;
+   *   libutp 1024, libtorrent max(16, buffer / 1100)); behind ack_nr by as much: a duplicate,
+   *   re-acked and otherwise ignored, as libutp does.
+   * - FIN: the same, never at or behind DATA we saw, never a second FIN (see processData).
+   * - STATE carries the peer's next seq_nr: ack_nr + 1, up to the DATA reach ahead (data in
+   *   flight) or behind (a STATE overtaken by DATA sent after it). libutp drops a STATE outside
+   *   its reorder window too.
    * - syn-sent: only the acceptor's STATE (or RESET) acking our SYN exactly.
    * - syn-recv: ack_nr exactly ISN - 1, the proof that the initiator saw our STATE.
    */
@@ -412,11 +416,9 @@ export class Connection {
       if (this.state === 'syn-sent') return ack === this.synSeq ? 'valid' : 'invalid';
       return inWindow(ack, seqAdd(oldest, -1), next) ? 'valid' : 'invalid';
     }
-    // DATA overtaken on a reordering path carries an ack_nr as old as what we had acknowledged
-    // an RTT or two ago: its payload is worth keeping (libutp drops it and has it resent). STATE
-    // has no payload to keep: libutp's window.
-    const floor = this.ackFloor;
-    if (!inWindow(ack, seqAdd(floor, -ACK_NR_SLACK), seqAdd(next, -1))) return 'invalid';
+    // A packet overtaken on a reordering path carries an ack_nr as old as what we had acknowledged
+    // an RTT or two ago: DATA has a payload worth keeping, a STATE may carry the whole SACK.
+    if (!inWindow(ack, seqAdd(this.ackFloor, -ACK_NR_SLACK), seqAdd(next, -1))) return 'invalid';
     if (this.state === 'syn-sent') return packet.type === PacketType.State && ack === this.synSeq ? 'valid' : 'invalid';
     if (this.state === 'syn-recv' && ack !== seqAdd(this.initialSeq, -1)) return 'invalid';
     const distance = seqDiff(this.ackNr, packet.seq);
@@ -441,8 +443,8 @@ export class Connection {
   /**
    * How far past ack_nr the peer's DATA may land: 32 packets past the furthest seen, plus as much
    * again as the reordering in progress (a path that reorders N packets needs about N), at most
-   * what our advertised window admits and the reorder buffer's reach. What the peer can have in flight is all that can legitimately be
-   * ahead; the rest of the 16-bit space is an attacker's.
+   * what our advertised window admits and the reorder buffer's reach. What the peer can have in
+   * flight is all that can legitimately be ahead; the rest of the 16-bit space is an attacker's.
    */
   private seqReach(): number {
     const span = Math.max(0, seqDiff(this.ackNr, this.peerSeqHigh));

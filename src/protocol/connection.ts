@@ -455,17 +455,17 @@ export class Connection {
   }
 
   /**
-   * A RESET that fits. Refused connects and finished connections end at once; a live connection
-   * is reset only if the peer stays silent for an RTO (it sends nothing else once it has really
-   * reset): our STATE now asks libutp and us for another RESET, and anything else from the peer
-   * proves the RESET forged.
+   * A RESET that fits. Refused connects, unconfirmed connections and connections with nothing
+   * left to lose (both FINs acknowledged) end at once; any other connection is reset only if the
+   * peer stays silent for an RTO (it sends nothing else once it has really reset): our STATE now
+   * draws another RESET from libutp and us, and anything else from the peer proves it forged.
    */
   private handleReset(now: number): void {
     if (this.state === 'syn-sent') {
       this.close(connectionRefused(), false);
       return;
     }
-    if (this.state === 'syn-recv' || this.finished) {
+    if (this.state === 'syn-recv' || (this.finState === 'acked' && this.eofDelivered)) {
       this.close(undefined, false);
       return;
     }
@@ -928,8 +928,9 @@ export class Connection {
           return;
         }
         if (now >= this.resetDeadline) {
-          // The peer sent a fitting RESET and nothing since: it really did reset.
-          this.close(connectionReset(), false);
+          // The peer sent a fitting RESET and nothing since: it really did reset. After both
+          // ends of stream (our FIN unacknowledged), not an error, as before.
+          this.close(this.finished ? undefined : connectionReset(), false);
           return;
         }
         if (now >= this.rtoDeadline) this.retransmitTimeout(now);

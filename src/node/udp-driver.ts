@@ -92,6 +92,8 @@ export class UdpDriver extends EventEmitter {
   private onMessage(data: Buffer, rinfo: dgram.RemoteInfo): void {
     // rinfo is a fresh object per datagram with exactly the Remote fields: use it as is.
     if (!this.endpoint.handleDatagram(data, rinfo as Remote, performance.now())) {
+      // Not ours, though a stray µTP packet may have drawn a RESET: send it with the next flush.
+      if (this.endpoint.transmits.length > 0) this.scheduleFlush();
       this.emit('message', data, rinfo);
       return;
     }

@@ -40,6 +40,8 @@ export interface EndpointConfig extends ConnectionConfig {
   maxConnections: number;
   /** RESETs sent to unknown connections per second at most. */
   resetRateLimit: number;
+  /** Of those, per source address at most: a flood from a few sources leaves the rest for real peers. */
+  resetRateLimitPerSource: number;
 }
 
 export const DEFAULT_CONFIG: EndpointConfig = {
@@ -61,6 +63,7 @@ export const DEFAULT_CONFIG: EndpointConfig = {
   maxUnconfirmed: 256,
   maxConnections: Infinity,
   resetRateLimit: 200,
+  resetRateLimitPerSource: 10,
 };
 
 /** The IPv6 minimum MTU (1280) minus IPv6 and UDP headers. */

@@ -2,7 +2,7 @@ import type { ConnectionConfig } from './config.js';
 import type { CongestionController } from './congestion/controller.js';
 import { connectionRefused, connectionReset, timedOut, type UtpError } from './errors.js';
 import type { EndpointEvent, Remote } from './events.js';
-import { encodeHeaderInto, headerSize, PacketType, type HeaderFields, type Packet } from './packet.js';
+import { encodeHeaderInto, HEADER_SIZE, headerSize, PacketType, type HeaderFields, type Packet } from './packet.js';
 import { RecvBuffer } from './recv-buffer.js';
 import { RttEstimator } from './rtt.js';
 import { SendBuffer, type OutPacket } from './send-buffer.js';
@@ -50,8 +50,24 @@ const DUP_ACK_THRESHOLD = 3;
 const MAX_CONFIRM_REPEATS = 3;
 /** Floor of the tail-loss timer (ms): below it, scheduling noise would look like loss. */
 const MIN_TAIL_LOSS_DELAY = 20;
-/** How far behind the oldest unacked packet an ack_nr on a reordered packet may be. */
-const STALE_ACK_SLACK = 1024;
+/**
+ * How far below the ack floor (what we had acknowledged one to two RTTs ago) an ack_nr may be:
+ * libutp's ACK_NR_ALLOWED_WINDOW and libtorrent's dup_ack_limit, both 3, below the last
+ * acknowledged seq_nr. Anything older is stale or forged.
+ */
+const ACK_NR_SLACK = 3;
+/**
+ * DATA may land this many packets past the furthest seq_nr we have seen from the peer, however
+ * little it has in flight (libtorrent: at least 16; libutp: always 1024). The reach grows with
+ * the reordering actually seen (see `seqReach`), up to the reorder buffer's.
+ */
+const MIN_SEQ_REACH = 32;
+/** Average DATA payload assumed when counting how many packets our advertised window admits (576-byte MTU floor, less headers). */
+const MIN_PLAUSIBLE_PAYLOAD = 500;
+/** Wrong confirming acks an unconfirmed incoming connection takes before it is dropped. */
+const MAX_CONFIRM_FAILURES = 3;
+/** Bytes a DATA packet leaves for a selective ACK (2 + 4: 32 packets past ack_nr); larger masks go on a STATE. */
+const SACK_RESERVE = 6;
 
 /**
  * One µTP connection's state machine.
@@ -115,6 +131,26 @@ export class Connection {
   /** seq_nr of the last partial (small) DATA packet sent, for Nagle. */
   private lastSmallSeq: number | undefined = undefined;
   private finState: FinState = 'open';
+
+  /** Furthest seq_nr seen on the peer's accepted DATA (>= ackNr in sequence space): measures its reordering. */
+  private peerSeqHigh: number;
+  /**
+   * A RESET that fit came in: unless the peer proves it is alive (any other valid packet) by this
+   * time, the connection is reset. A blind attacker who guesses a fitting ack_nr (a few in 65536)
+   * cannot tear down a connection whose peer is talking.
+   */
+  private resetDeadline = Infinity;
+  /**
+   * Our last acknowledged seq_nr as of one to two RTTs ago (and as of the start of the current
+   * period): the oldest ack_nr a reordered DATA packet can legitimately carry.
+   */
+  private ackFloor: number;
+  private ackFloorNext: number;
+  private ackFloorAt: number;
+  /** syn-recv: packets whose ack_nr failed to prove the initiator saw our STATE. */
+  private confirmFailures = 0;
+  /** A DATA packet carried a truncated selective ACK: send the whole one on a STATE too. */
+  private sackOwed = false;
 
   /** seq_nr of the peer's FIN once seen; data past it is dropped. */
   private eofSeq: number | undefined = undefined;
@@ -181,6 +217,7 @@ export class Connection {
       this.synSeq = isn;
       this.sendBuffer = new SendBuffer(seqAdd(isn, 1));
       this.ackNr = 0;
+      this.peerSeqHigh = 0;
       this.peerWindow = config.packetSize;
       this.sendSyn(now);
     } else {
@@ -188,7 +225,7 @@ export class Connection {
       this.state = 'syn-recv';
       this.synSeq = syn.seq;
       this.sendBuffer = new SendBuffer(isn);
-      this.ackNr = syn.seq;
+      this.ackNr = this.peerSeqHigh = syn.seq;
       this.peerWindow = this.advertisedByPeer = syn.windowSize;
       this.noteTimestamp(syn, now);
       if (options.answer !== false) this.sendState(now);
@@ -196,7 +233,8 @@ export class Connection {
       this.expiresAt = now + config.unconfirmedTimeout;
       this.host.wake(this.expiresAt);
     }
-    this.lastAckReceived = seqAdd(this.sendBuffer.oldest, -1);
+    this.lastAckReceived = this.ackFloor = this.ackFloorNext = seqAdd(this.sendBuffer.oldest, -1);
+    this.ackFloorAt = now;
   }
 
   // ---------------------------------------------------------------- application side
@@ -289,24 +327,38 @@ export class Connection {
   /** A packet whose connection id and source matched this connection (never a SYN). */
   handlePacket(packet: Packet, now: number): void {
     this.counters.packetsReceived++;
-    if (!this.ackAcceptable(packet.ack, packet.type === PacketType.Reset)) {
-      // Spoofed, stale, or from another incarnation: ack_nr is outside what we sent.
+    // Validation first: a packet that fails it changes nothing (window, timestamps, delay
+    // history, liveness, duplicate-ack count): forged packets must not steer the connection.
+    const verdict = this.classify(packet);
+    if (verdict === 'invalid') {
       this.counters.invalidPackets++;
+      if (this.state === 'syn-recv' && ++this.confirmFailures >= MAX_CONFIRM_FAILURES) {
+        // Someone is guessing our ISN: with 16 bits, a few guesses is all we allow.
+        this.close(undefined, false);
+      }
+      return;
+    }
+    if (verdict === 'duplicate') {
+      // Already have it: our ACK was probably lost. Re-ack and nothing else (libutp does the same).
+      this.counters.duplicatePackets++;
+      this.ackPending = true;
+      this.requestFlush();
+      return;
+    }
+    if (packet.type === PacketType.Reset) {
+      this.handleReset(now);
       return;
     }
     this.lastReceived = now;
-    if (packet.type === PacketType.Reset) {
-      this.close(this.state === 'syn-sent' ? connectionRefused() : this.finished ? undefined : connectionReset(), false);
-      return;
-    }
+    this.resetDeadline = Infinity; // the peer is alive: any RESET that fit was not its own
     this.noteTimestamp(packet, now);
     this.peerWindow = this.advertisedByPeer = packet.windowSize;
     if (this.peerWindow >= this.config.packetSize) this.probeDeadline = Infinity;
 
     if (this.state === 'syn-sent') {
-      if (packet.type !== PacketType.State) return;
-      // The acceptor's STATE carries the seq_nr of its first DATA without consuming it.
-      this.ackNr = seqAdd(packet.seq, -1);
+      // classify() let only the acceptor's STATE acking our SYN through. It carries the seq_nr
+      // of its first DATA without consuming it.
+      this.ackNr = this.peerSeqHigh = seqAdd(packet.seq, -1);
       this.state = 'connected';
       if (this.synTransmits === 1) this.rttEstimator.sample(now - this.lastSent);
       this.rtoDeadline = Infinity;
@@ -320,11 +372,7 @@ export class Connection {
     }
     this.confirmDeadline = Infinity; // the acceptor spoke: it is confirmed
     if (this.state === 'syn-recv') {
-      // Only the initiator saw our ISN: its ack_nr must be exactly ISN - 1 to confirm.
-      if (packet.ack !== seqAdd(this.initialSeq, -1)) {
-        this.counters.invalidPackets++;
-        return;
-      }
+      // classify() checked the proof: ack_nr is exactly ISN - 1, which only the initiator saw.
       this.state = 'connected';
       this.expiresAt = Infinity;
       this.host.confirmed(this);
@@ -341,6 +389,93 @@ export class Connection {
     if (this.ackPending || this.resendsPending > 0 || this.writeQueue.length > 0 || this.finState === 'queued') this.requestFlush();
   }
 
+  /**
+   * Whether a packet may touch this connection, without touching it. The windows, per type:
+   * - ack_nr (all but RESET): from 3 below what we had acknowledged one to two RTTs ago up to
+   *   the last seq_nr we sent. libutp: `[seq_nr - 1 - (cur_window_packets + 3), seq_nr - 1]`,
+   *   libtorrent the same with its dup_ack_limit: 3 below our last acknowledged. Ours reaches
+   *   about one flight further down, for packets overtaken on a reordering path: libutp drops
+   *   those and has the peer resend them. RESET: from our last acknowledged seq_nr to our next
+   *   one (a RESET acks a packet we sent, or the peer's ack_nr).
+   * - seq_nr of DATA: at most `seqReach()` past ack_nr (32 past the furthest seen, growing with
+   *   observed reordering, bounded by our advertised window and the reorder buffer's 1023;
+   *   libutp 1024, libtorrent max(16, buffer / 1100)); behind ack_nr by as much: a duplicate,
+   *   re-acked and otherwise ignored, as libutp does.
+   * - FIN: the same, never at or behind DATA we saw, never a second FIN (see processData).
+   * - STATE carries the peer's next seq_nr: ack_nr + 1, up to the DATA reach ahead (data in
+   *   flight) or behind (a STATE overtaken by DATA sent after it). libutp drops a STATE outside
+   *   its reorder window too.
+   * - syn-sent: only the acceptor's STATE (or RESET) acking our SYN exactly.
+   * - syn-recv: ack_nr exactly ISN - 1, the proof that the initiator saw our STATE.
+   */
+  private classify(packet: Packet): 'valid' | 'duplicate' | 'invalid' {
+    const oldest = this.sendBuffer.oldest;
+    const next = this.sendBuffer.next;
+    const ack = packet.ack;
+    if (packet.type === PacketType.Reset) {
+      if (this.state === 'syn-sent') return ack === this.synSeq ? 'valid' : 'invalid';
+      return inWindow(ack, seqAdd(oldest, -1), next) ? 'valid' : 'invalid';
+    }
+    // A packet overtaken on a reordering path carries an ack_nr as old as what we had acknowledged
+    // an RTT or two ago: DATA has a payload worth keeping, a STATE may carry the whole SACK.
+    if (!inWindow(ack, seqAdd(this.ackFloor, -ACK_NR_SLACK), seqAdd(next, -1))) return 'invalid';
+    if (this.state === 'syn-sent') return packet.type === PacketType.State && ack === this.synSeq ? 'valid' : 'invalid';
+    if (this.state === 'syn-recv' && ack !== seqAdd(this.initialSeq, -1)) return 'invalid';
+    const distance = seqDiff(this.ackNr, packet.seq);
+    const reach = this.seqReach();
+    // A STATE overtaken by DATA sent after it is behind by as much as DATA may be ahead.
+    if (packet.type === PacketType.State) return distance >= 1 - reach && distance <= reach + 1 ? 'valid' : 'invalid';
+    if (distance <= 0) {
+      // Behind what we delivered: a retransmission whose ACK was lost, if not too far behind.
+      return distance >= -reach ? 'duplicate' : 'invalid';
+    }
+    if (distance > reach) return 'invalid';
+    // Nothing legitimate comes after the end of stream once delivered.
+    if (this.eofDelivered) return 'invalid';
+    if (packet.type === PacketType.Fin) {
+      // A FIN never has data after it: one at or behind DATA we saw is forged (or that DATA is).
+      if (seqDiff(packet.seq, this.peerSeqHigh) >= 0) return 'invalid';
+      if (this.eofSeq !== undefined && packet.seq !== this.eofSeq) return 'invalid';
+    }
+    return 'valid';
+  }
+
+  /**
+   * How far past ack_nr the peer's DATA may land: 32 packets past the furthest seen, plus as much
+   * again as the reordering in progress (a path that reorders N packets needs about N), at most
+   * what our advertised window admits and the reorder buffer's reach. What the peer can have in
+   * flight is all that can legitimately be ahead; the rest of the 16-bit space is an attacker's.
+   */
+  private seqReach(): number {
+    const span = Math.max(0, seqDiff(this.ackNr, this.peerSeqHigh));
+    // What fits in the window we advertised, in packets of at least MIN_PLAUSIBLE_PAYLOAD bytes
+    // (libtorrent sizes its reorder window the same way: buffer / 1100).
+    const byWindow = Math.max(MIN_SEQ_REACH, Math.ceil(this.advertisedWindow / MIN_PLAUSIBLE_PAYLOAD));
+    return Math.min(this.recvBuffer.reach, byWindow, MIN_SEQ_REACH + 2 * span);
+  }
+
+  /**
+   * A RESET that fits. Refused connects, unconfirmed connections and connections with nothing
+   * left to lose (both FINs acknowledged) end at once; any other connection is reset only if the
+   * peer stays silent for an RTO (it sends nothing else once it has really reset): our STATE now
+   * draws another RESET from libutp and us, and anything else from the peer proves it forged.
+   */
+  private handleReset(now: number): void {
+    if (this.state === 'syn-sent') {
+      this.close(connectionRefused(), false);
+      return;
+    }
+    if (this.state === 'syn-recv' || (this.finState === 'acked' && this.eofDelivered)) {
+      this.close(undefined, false);
+      return;
+    }
+    if (this.state === 'closed' || this.resetDeadline !== Infinity) return;
+    this.resetDeadline = now + this.rttEstimator.rto;
+    this.host.wake(this.resetDeadline);
+    this.ackPending = true;
+    this.requestFlush();
+  }
+
   /** The same SYN again (our STATE was lost): answer with the ORIGINAL STATE, never a later one. */
   handleDuplicateSyn(syn: Packet, now: number): void {
     if (syn.seq !== this.synSeq || this.isInitiator) return;
@@ -350,17 +485,6 @@ export class Connection {
       this.expiresAt = now + this.config.unconfirmedTimeout;
       this.host.wake(this.expiresAt);
     }
-  }
-
-  private ackAcceptable(ack: number, isReset: boolean): boolean {
-    // Valid: up to the newest seq_nr we sent, and not far behind the oldest unacked one. DATA
-    // overtaken on a reordering path carries an older ack_nr (harmless: it acks nothing new);
-    // a RESET must fit closely. A RESET from libutp echoes a seq_nr we used, STATE included.
-    const lowest = seqAdd(this.sendBuffer.oldest, isReset ? -2 : -STALE_ACK_SLACK);
-    const highest = isReset ? this.sendBuffer.next : seqAdd(this.sendBuffer.next, -1);
-    const span = seqDiff(lowest, highest);
-    const d = seqDiff(lowest, ack);
-    return d >= 0 && d <= span;
   }
 
   private noteTimestamp(packet: Packet, now: number): void {
@@ -399,6 +523,11 @@ export class Connection {
       }
     }
     if (!stale) this.lastAckReceived = ack;
+    if (now - this.ackFloorAt >= Math.max(this.rttEstimator.rtt, MIN_TAIL_LOSS_DELAY)) {
+      this.ackFloor = this.ackFloorNext;
+      this.ackFloorNext = seqAdd(this.sendBuffer.oldest, -1);
+      this.ackFloorAt = now;
+    }
 
     if (acked > 0 || ackedSomething) {
       const sample = delaySample(packet.timestampDifference);
@@ -410,7 +539,9 @@ export class Connection {
       if (this.rtoDeadline !== Infinity) this.host.wake(this.rtoDeadline);
       this.tailLossArmed = true;
       this.tailLossDeadline = Infinity;
-      if (this.bytesInFlight > 0) this.armTailLoss(now);
+      // A zero-byte FIN counts too: a receiver drops a FIN that overtook the last DATA (see
+      // processData), and the tail-loss timer resends it sooner than the RTO.
+      if (this.sendBuffer.count > 0) this.armTailLoss(now);
     }
   }
 
@@ -488,31 +619,33 @@ export class Connection {
     this.bytesInFlight -= out.payload.length;
   }
 
+  /** DATA or FIN that classify() let through: 1 <= distance past ack_nr <= seqReach(). */
   private processData(packet: Packet): void {
     const distance = seqDiff(this.ackNr, packet.seq);
-    if (distance <= 0) {
-      // Already have it: our ACK was probably lost.
-      this.counters.duplicatePackets++;
-      this.ackPending = true;
+    this.ackPending = true;
+    if (packet.type === PacketType.Fin) {
+      // The end of stream is recorded only right after the furthest DATA seen: a FIN that
+      // could land anywhere ahead would let a forged one truncate the stream wherever it hit.
+      // One beyond a hole at the tail is dropped; the peer resends it (tail-loss or RTO).
+      if (seqAdd(this.peerSeqHigh, 1) === packet.seq) {
+        this.eofSeq = packet.seq;
+        this.drainReordered(); // delivers end of stream if nothing is missing before it
+      }
       return;
     }
-    if (packet.type === PacketType.Fin && this.eofSeq === undefined && distance <= this.recvBuffer.reach) {
-      this.eofSeq = packet.seq;
-    }
-    if (this.eofSeq !== undefined && seqDiff(this.eofSeq, packet.seq) > 0) return; // past the FIN
-    this.ackPending = true;
+    if (seqDiff(this.peerSeqHigh, packet.seq) > 0) this.peerSeqHigh = packet.seq;
+    // DATA at or past a FIN not yet delivered: no peer sends data after its FIN, so that FIN was
+    // forged. Forget it; the real one will come.
+    if (this.eofSeq !== undefined && seqDiff(this.eofSeq, packet.seq) >= 0) this.eofSeq = undefined;
     const payload = packet.payload;
     if (distance === 1) {
-      if (packet.type === PacketType.Data) {
-        if (!this.deliverable(payload.length)) return; // the application stopped reading: drop, the peer resends
-        this.deliver(payload);
-        this.ackNr = packet.seq;
-        this.recvBuffer.advanced(1);
-      }
-      this.drainReordered(); // also delivers end of stream when the FIN is next
+      if (!this.deliverable(payload.length)) return; // the application stopped reading: drop, the peer resends
+      this.deliver(payload);
+      this.ackNr = packet.seq;
+      this.recvBuffer.advanced(1);
+      this.drainReordered();
       return;
     }
-    if (distance > this.recvBuffer.reach || packet.type === PacketType.Fin) return;
     if (this.recvBuffer.has(packet.seq)) {
       this.counters.duplicatePackets++;
       return;
@@ -563,8 +696,11 @@ export class Connection {
     this.dirty = false;
     let sentData = false;
     if (this.state === 'connected') sentData = this.sendAllowed(now);
-    if (this.ackPending && !sentData && this.state !== 'syn-sent' && this.state !== 'syn-recv') this.sendState(now);
+    const mayAck = this.state !== 'syn-sent' && this.state !== 'syn-recv';
+    // A DATA packet's selective ACK is cut to fit packetSize: the whole one follows on a STATE.
+    if (mayAck && (this.sackOwed || (this.ackPending && !sentData))) this.sendState(now);
     this.ackPending = false;
+    this.sackOwed = false;
     if (this.writeBlocked && this.writeQueue.length < this.config.sendBufferSize) {
       this.writeBlocked = false;
       this.host.events.push({ type: 'drain', connection: this });
@@ -573,7 +709,8 @@ export class Connection {
 
   private sendAllowed(now: number): boolean {
     const window = Math.min(this.cc.window, this.peerWindow);
-    const maxPayload = this.config.packetSize - 20;
+    // Room for the header and a small selective ACK: no datagram exceeds packetSize (see sendHeader).
+    const maxPayload = this.config.packetSize - HEADER_SIZE - SACK_RESERVE;
     let sent = false;
     let cursor = this.sendBuffer.oldest;
     for (;;) {
@@ -737,12 +874,26 @@ export class Connection {
     f.windowSize = this.advertisedWindow = this.receiveWindow();
     f.seq = seq;
     f.ack = this.ackNr;
-    f.selectiveAck = this.recvBuffer.count > 0 ? this.recvBuffer.selectiveAck(this.ackNr, MAX_SACK_BYTES) : undefined;
+    f.selectiveAck = this.recvBuffer.count > 0 ? this.fittingSack(payload?.length ?? 0) : undefined;
     const header = new Uint8Array(headerSize(f));
     encodeHeaderInto(f, header);
     this.counters.packetsSent++;
     this.lastSent = now;
     this.host.transmit(this.remote, header, payload);
+  }
+
+  /**
+   * The selective ACK for a packet with `payloadLength` bytes of payload, cut (whole bytes of the
+   * mask, a multiple of 4) so that header + mask + payload <= packetSize on every transmission,
+   * resends included. A cut mask leaves the rest for a STATE at the end of this flush.
+   */
+  private fittingSack(payloadLength: number): Uint8Array | undefined {
+    const mask = this.recvBuffer.selectiveAck(this.ackNr, MAX_SACK_BYTES);
+    if (mask === undefined) return undefined;
+    const room = Math.min(MAX_SACK_BYTES, (this.config.packetSize - HEADER_SIZE - 2 - payloadLength) & ~3);
+    if (mask.length <= room) return mask;
+    this.sackOwed = true;
+    return room >= 4 ? mask.subarray(0, room) : undefined;
   }
 
   // ---------------------------------------------------------------- time
@@ -751,7 +902,7 @@ export class Connection {
   nextDeadline(): number {
     if (this.state === 'syn-recv') return this.expiresAt;
     if (this.state === 'closed') return this.expiresAt;
-    let t = Math.min(this.rtoDeadline, this.tailLossDeadline, this.probeDeadline, this.confirmDeadline);
+    let t = Math.min(this.rtoDeadline, this.tailLossDeadline, this.probeDeadline, this.confirmDeadline, this.resetDeadline);
     if (this.state === 'connected') {
       if (this.config.keepaliveInterval > 0) t = Math.min(t, this.lastSent + this.config.keepaliveInterval);
       if (this.config.idleTimeout > 0) t = Math.min(t, this.lastReceived + this.config.idleTimeout);
@@ -774,6 +925,12 @@ export class Connection {
         // Same sum as nextDeadline(): `now - last >= interval` can miss by a float ulp and spin a driver calling at exactly the deadline.
         if (this.config.idleTimeout > 0 && now >= this.lastReceived + this.config.idleTimeout) {
           this.close(timedOut('connection (peer silent)'), false);
+          return;
+        }
+        if (now >= this.resetDeadline) {
+          // The peer sent a fitting RESET and nothing since: it really did reset. After both
+          // ends of stream (our FIN unacknowledged), not an error, as before.
+          this.close(this.finished ? undefined : connectionReset(), false);
           return;
         }
         if (now >= this.rtoDeadline) this.retransmitTimeout(now);
@@ -845,3 +1002,10 @@ export class Connection {
     }
   }
 }
+
+/** Whether `value` lies in the sequence window [low, high] (both inclusive, modulo 2^16). */
+function inWindow(value: number, low: number, high: number): boolean {
+  const d = seqDiff(low, value);
+  return d >= 0 && d <= seqDiff(low, high);
+}
+

@@ -21,7 +21,20 @@ export interface EndpointCounters {
   unconfirmedEvicted: number;
   /** Connections confirmed by SYN cookie after their unconfirmed state was evicted. */
   cookieConfirmed: number;
+  /** Cookie proofs that failed (wrong ack_nr for the SYN they imply) while cookies were on. */
+  cookieFailures: number;
 }
+
+/** Failed cookie proofs from one source address before it may not try again for a while. */
+const MAX_PROOF_FAILURES = 4;
+/** How long a source's failed proofs count against it (ms): longer than a cookie stays valid (4-8 s). */
+const PROOF_FAILURE_MEMORY = 30_000;
+/** Sources whose failed proofs are remembered at most (oldest forgotten first). */
+const MAX_PROOF_SOURCES = 4096;
+/** Failed cookie proofs per second, all sources together, before cookies are off until the next second. */
+const PROOF_FAILURES_PER_SECOND = 64;
+/** Connections remembered after removal, to address RESETs for their stray packets exactly. */
+const MAX_RECENTLY_CLOSED = 1024;
 
 /**
  * One UDP port's worth of µTP: demultiplexes datagrams to connections by (address, port,
@@ -44,6 +57,7 @@ export class Endpoint implements ConnectionHost {
     synRefused: 0,
     unconfirmedEvicted: 0,
     cookieConfirmed: 0,
+    cookieFailures: 0,
   };
   /** Accept incoming connections. */
   listening = false;
@@ -59,6 +73,16 @@ export class Endpoint implements ConnectionHost {
   private readonly dirty: Connection[] = [];
   private resetTokens: number;
   private resetRefillAt = 0;
+  /** RESETs sent per source address in the current second (at most resetRateLimit entries). */
+  private readonly resetsBySource = new Map<string, number>();
+  /** (address, port, recv id) of connections removed lately -> their send id: the peer's recv id. */
+  private readonly recentlyClosed = new Map<string, number>();
+  /** SYN cookies are checked until then: an unconfirmed connection was evicted less than unconfirmedTimeout ago. */
+  private cookiesUntil = -Infinity;
+  /** Failed cookie proofs per source address (bounded; see MAX_PROOF_FAILURES). */
+  private readonly proofFailures = new Map<string, { failures: number; forgetAt: number }>();
+  private proofBudget = PROOF_FAILURES_PER_SECOND;
+  private proofBudgetAt = 0;
   private readonly random: RandomSource;
   private readonly newController: CongestionControllerFactory;
   private readonly cookies: SynCookieSource;
@@ -103,13 +127,24 @@ export class Endpoint implements ConnectionHost {
     return connection;
   }
 
-  /** Handles one datagram. Returns false when it is not µTP (the driver delivers it as a message). */
+  /**
+   * Handles one datagram. Returns false when it is not µTP for this endpoint: the driver delivers
+   * it as a 'message' (RFC 7983 demultiplexing on a shared socket).
+   *
+   * Not ours, so false: anything that fails the µTP pre-check (DHT and tracker messages, STUN
+   * by its magic cookie and length, see looksLikeStun), anything that does not decode, and a
+   * non-SYN packet that matches no connection and no valid SYN cookie, as libtorrent's
+   * utp_socket_manager::incoming_packet does, so that other handlers (hole punching, a DHT
+   * sharing the port) see it. Such a packet that decoded as µTP (and is no RESET) still gets our
+   * rate-limited RESET, as libutp sends one: the peer learns at once that the connection is gone.
+   * SYNs are ours whether accepted or refused.
+   */
   handleDatagram(data: Uint8Array, remote: Remote, now: number): boolean {
     if (!looksLikeUtp(data)) return false;
     const packet = decodePacket(data);
     if (packet === undefined) {
       this.counters.malformed++;
-      return true;
+      return false;
     }
     if (packet.type === PacketType.Syn) {
       this.handleSyn(packet, remote, now);
@@ -119,13 +154,15 @@ export class Endpoint implements ConnectionHost {
       packet.type === PacketType.Reset ? this.findForReset(remote, packet.connectionId) : this.find(remote, packet.connectionId);
     if (connection) {
       connection.handlePacket(packet, now);
-    } else if (packet.type !== PacketType.Reset && this.acceptByCookie(packet, remote, now)) {
-      this.counters.cookieConfirmed++;
-    } else {
-      this.counters.unknownConnection++;
-      if (packet.type !== PacketType.Reset) this.sendReset(remote, packet, now);
+      return true;
     }
-    return true;
+    if (packet.type !== PacketType.Reset && this.acceptByCookie(packet, remote, now)) {
+      this.counters.cookieConfirmed++;
+      return true;
+    }
+    this.counters.unknownConnection++;
+    if (packet.type !== PacketType.Reset) this.sendReset(remote, packet, now);
+    return false;
   }
 
   /** Sends what every connection marked since the last flush has to send. */
@@ -172,6 +209,11 @@ export class Endpoint implements ConnectionHost {
     if (inner.size === 0) this.byAddress.delete(connection.remote.address);
     this.connectionCount--;
     if (this.unconfirmed.delete(connection)) return;
+    // Its peer may still send: remember whom a RESET must name (see resetId).
+    const closed = closedKey(connection.remote, connection.recvId);
+    this.recentlyClosed.delete(closed);
+    this.recentlyClosed.set(closed, connection.sendId);
+    if (this.recentlyClosed.size > MAX_RECENTLY_CLOSED) this.recentlyClosed.delete(this.recentlyClosed.keys().next().value!);
     if (!connection.isInitiator) this.incomingConfirmed--;
   }
 
@@ -190,10 +232,35 @@ export class Endpoint implements ConnectionHost {
    */
   private acceptByCookie(packet: Packet, remote: Remote, now: number): boolean {
     if (!this.listening || this.incomingConfirmed >= this.config.maxConnections) return false;
+    // Only while a flood is evicting unconfirmed connections: otherwise every unknown packet
+    // would be a 2-in-65536 lottery ticket for a confirmed connection from a spoofed source.
+    if (now >= this.cookiesUntil) return false;
+    // Brute force of one source's cookie: a few wrong guesses, then none for a while.
+    let record = this.proofFailures.get(remote.address);
+    if (record !== undefined && now >= record.forgetAt) {
+      this.proofFailures.delete(remote.address);
+      record = undefined;
+    }
+    if (record !== undefined && record.failures >= MAX_PROOF_FAILURES) return false;
+    // Spoofed sources are unlimited: all together get a bounded number of guesses per second.
+    if (now - this.proofBudgetAt >= 1000) {
+      this.proofBudget = PROOF_FAILURES_PER_SECOND;
+      this.proofBudgetAt = now;
+    }
+    if (this.proofBudget <= 0) return false;
     const synId = (packet.connectionId - 1) & 0xffff;
     const synSeq = seqAdd(packet.seq, -1);
     const isn = seqAdd(packet.ack, 1);
-    if (!this.cookies.valid(remote.address, remote.port, synId, synSeq, isn, now)) return false;
+    if (!this.cookies.valid(remote.address, remote.port, synId, synSeq, isn, now)) {
+      this.counters.cookieFailures++;
+      this.proofBudget--;
+      if (record === undefined) {
+        if (this.proofFailures.size >= MAX_PROOF_SOURCES) this.proofFailures.delete(this.proofFailures.keys().next().value!);
+        this.proofFailures.set(remote.address, (record = { failures: 0, forgetAt: now + PROOF_FAILURE_MEMORY }));
+      }
+      record.failures++;
+      return false;
+    }
     const connection = this.createAcceptor(remote, { ...packet, type: PacketType.Syn, connectionId: synId, seq: synSeq }, isn, now, false);
     connection.handlePacket(packet, now);
     return true;
@@ -236,6 +303,8 @@ export class Endpoint implements ConnectionHost {
       if (oldest) {
         this.remove(oldest);
         this.counters.unconfirmedEvicted++;
+        // Its initiator may still confirm: accept cookies as long as it could have lived.
+        this.cookiesUntil = now + this.config.unconfirmedTimeout;
       }
     }
     const isn = this.cookies.isn(remote.address, remote.port, syn.connectionId, syn.seq, now);
@@ -267,29 +336,67 @@ export class Endpoint implements ConnectionHost {
     return undefined;
   }
 
-  /** RESET for a packet no connection claims: never to a RESET, no larger than the trigger, rate-limited. */
+  /**
+   * RESET for a packet no connection claims: never to a RESET, no larger than the trigger (20
+   * bytes, the smallest µTP packet), rate-limited globally and per source address, so that a
+   * flood from a few sources cannot spend the budget meant for real peers.
+   *
+   * Fields, so that libutp, libtorrent and we all honour it:
+   * - connection_id: the peer's recv id (see resetId). libtorrent matches an incoming RESET on
+   *   its recv id only (utp_socket_manager::incoming_packet looks sockets up by the packet's id,
+   *   utp_socket_impl::match compares m_recv_id); libutp looks the id up as a recv id first, then
+   *   as a send id (utp_process_udp, ST_RESET), and we do the same (findForReset). Echoing the
+   *   trigger's id (the peer's send id) worked for libutp and us only.
+   * - ack_nr: the trigger's seq_nr, minus one unless it is a SYN. libtorrent drops a RESET whose
+   *   ack_nr is past the last seq_nr it sent (its seq_nr - 1; a STATE carries the next one and a
+   *   FIN does not advance it); libutp does not check; we accept [oldest unacked - 1, next].
+   * - seq_nr: the trigger's ack_nr. libtorrent drops packets whose seq_nr is past its ack_nr plus
+   *   its reorder window (a random seq_nr failed half the time); the others ignore it.
+   */
   private sendReset(remote: Remote, trigger: Packet, now: number): void {
     if (now - this.resetRefillAt >= 1000) {
       this.resetTokens = this.config.resetRateLimit;
       this.resetRefillAt = now;
+      this.resetsBySource.clear();
     }
-    if (this.resetTokens <= 0) {
+    const fromSource = this.resetsBySource.get(remote.address) ?? 0;
+    if (this.resetTokens <= 0 || fromSource >= this.config.resetRateLimitPerSource) {
       this.counters.resetsRateLimited++;
       return;
     }
     this.resetTokens--;
+    this.resetsBySource.set(remote.address, fromSource + 1);
     this.counters.resetsSent++;
     const header = encodeHeader({
       type: PacketType.Reset,
-      connectionId: trigger.connectionId,
+      connectionId: this.resetId(remote, trigger),
       timestamp: timestampMicros(now),
       timestampDifference: 0,
       windowSize: 0,
-      seq: this.random() & 0xffff,
-      ack: trigger.seq,
+      seq: trigger.ack,
+      ack: trigger.type === PacketType.Syn ? trigger.seq : seqAdd(trigger.seq, -1),
     });
     this.transmit(remote, header, undefined);
   }
+
+  /**
+   * The recv id of the peer's connection that sent `trigger`. A SYN carries it. Other packets
+   * carry the peer's send id: its recv id is one below if the peer initiated (its send id is
+   * recv id + 1), one above if it accepted. We know which for a connection we removed lately;
+   * otherwise an endpoint that does not listen never accepted, so the peer did; and a listening
+   * endpoint's strays most likely come from its clients.
+   */
+  private resetId(remote: Remote, trigger: Packet): number {
+    const id = trigger.connectionId;
+    if (trigger.type === PacketType.Syn) return id;
+    const remembered = this.recentlyClosed.get(closedKey(remote, id));
+    if (remembered !== undefined) return remembered;
+    return this.listening ? (id - 1) & 0xffff : (id + 1) & 0xffff;
+  }
+}
+
+function closedKey(remote: Remote, recvId: number): string {
+  return `${remote.address}|${remote.port}|${recvId}`;
 }
 
 function demuxKey(port: number, recvId: number): number {

@@ -59,13 +59,29 @@ export interface Packet extends HeaderFields {
 }
 
 /**
- * Cheap pre-check used to tell µTP from other protocols on a shared port: type 0..4, version 1.
- * DHT and tracker messages start with 'd' (0x64: type 6, version 4) and fail it.
+ * Cheap pre-check used to tell µTP from other protocols on a shared port: type 0..4, version 1,
+ * and not STUN. DHT and tracker messages start with 'd' (0x64: type 6, version 4) and fail it.
  */
 export function looksLikeUtp(data: Uint8Array): boolean {
   if (data.length < HEADER_SIZE) return false;
   const b = data[0]!;
-  return (b & 0x0f) === VERSION && b >> 4 <= PacketType.Syn;
+  return (b & 0x0f) === VERSION && b >> 4 <= PacketType.Syn && !looksLikeStun(data);
+}
+
+/** RFC 5389 magic cookie, bytes 4-7 of every STUN message. */
+export const STUN_MAGIC_COOKIE = 0x2112a442;
+
+/**
+ * A STUN message by RFC 7983's demultiplexing rules (first byte 0..3) and RFC 5389's header
+ * (magic cookie at bytes 4-7, message length at bytes 2-3 = datagram length - 20, a multiple of
+ * 4). A Binding response starts 0x0101, which would read as µTP DATA with a SACK extension; a
+ * µTP packet passes all three checks only with a timestamp equal to the cookie and a connection
+ * id equal to its own length - 20 (about 2^-46 for random packets).
+ */
+export function looksLikeStun(data: Uint8Array): boolean {
+  if (data.length < HEADER_SIZE || data[0]! > 3) return false;
+  const length = readU16(data, 2);
+  return readU32(data, 4) === STUN_MAGIC_COOKIE && length === data.length - HEADER_SIZE && (length & 3) === 0;
 }
 
 // Big-endian reads and writes by hand: a DataView per packet costs more than the packet's fields.

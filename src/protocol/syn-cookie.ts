@@ -1,9 +1,13 @@
 /**
- * SYN cookies: the acceptor's ISN is a keyed hash of the SYN and a coarse time bucket, so a
- * connection whose unconfirmed state was evicted by a SYN flood can still be confirmed: the
- * initiator's first packet (ack_nr = ISN - 1, seq_nr = SYN.seq_nr + 1) proves it saw our STATE.
- * With 16-bit sequence numbers this is as strong as the handshake itself, no stronger.
+ * SYN cookies: the acceptor's ISN is a keyed hash (SipHash-2-4) of the SYN and a coarse time
+ * bucket, so a connection whose unconfirmed state was evicted by a SYN flood can still be
+ * confirmed: the initiator's first packet (ack_nr = ISN - 1, seq_nr = SYN.seq_nr + 1) proves it
+ * saw our STATE. With 16-bit sequence numbers a proof is a 1-in-65536 guess (2 buckets: 2 in
+ * 65536), so the endpoint checks cookies only for a while after a flood evicted someone, and
+ * counts failed proofs (see Endpoint.acceptByCookie).
  */
+import { sipHash24, sipKey, type SipKey } from './siphash.js';
+
 
 /** Cookies stay valid for the current and the previous bucket: 4 to 8 seconds. */
 const BUCKET_MS = 4096;
@@ -15,14 +19,15 @@ export interface SynCookieSource {
 }
 
 export class SynCookies implements SynCookieSource {
-  private keyBytes: Uint32Array | undefined;
+  private keyWords: SipKey | undefined;
+  /** The hash input, reused: address (UTF-16 code units, up to 45 for IPv6), port, id, seq, bucket. */
+  private readonly input = new Uint8Array(2 * 64 + 10);
 
   /** The key is drawn on first use, so an endpoint that never accepts consumes no randomness. */
   constructor(private readonly random: () => number) {}
 
-  private get key(): Uint32Array {
-    const r = this.random;
-    return (this.keyBytes ??= Uint32Array.of(r(), r(), r(), r()));
+  private get key(): SipKey {
+    return (this.keyWords ??= sipKey(this.random));
   }
 
   /** The ISN to answer this SYN with at time `now`. */
@@ -39,27 +44,26 @@ export class SynCookies implements SynCookieSource {
     );
   }
 
+  /** SipHash-2-4 of (address, port, SYN id, SYN seq, time bucket), keyed from the injected randomness; low 16 bits. */
   private hash(address: string, port: number, id: number, seq: number, bucket: number): number {
-    const k = this.key;
-    let h = k[0]! ^ Math.imul(bucket | 0, 0x9e3779b1);
-    for (let i = 0; i < address.length; i++) h = mix(h ^ address.charCodeAt(i), k[1]!);
-    h = mix(h ^ port, k[2]!);
-    h = mix(h ^ ((id << 16) | seq), k[3]!);
-    return fmix(h) & 0xffff;
+    const b = this.input;
+    const chars = Math.min(address.length, 64);
+    let at = 0;
+    for (let i = 0; i < chars; i++) {
+      const c = address.charCodeAt(i);
+      b[at++] = c & 0xff;
+      b[at++] = c >>> 8;
+    }
+    b[at++] = port & 0xff;
+    b[at++] = port >>> 8;
+    b[at++] = id & 0xff;
+    b[at++] = id >>> 8;
+    b[at++] = seq & 0xff;
+    b[at++] = seq >>> 8;
+    b[at++] = bucket & 0xff;
+    b[at++] = (bucket >>> 8) & 0xff;
+    b[at++] = (bucket >>> 16) & 0xff;
+    b[at++] = (bucket >>> 24) & 0xff;
+    return sipHash24(this.key, b.subarray(0, at))[0] & 0xffff;
   }
-}
-
-function mix(h: number, k: number): number {
-  h = Math.imul(h ^ k, 0xcc9e2d51);
-  h = (h << 15) | (h >>> 17);
-  return Math.imul(h, 0x1b873593);
-}
-
-/** MurmurHash3's finaliser: every input bit affects every output bit. */
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
 }

@@ -147,7 +147,10 @@ describe('RESET for unknown connections', () => {
     return { net, host, wire };
   }
 
-  test('a DATA packet for an unknown connection gets a 20-byte RESET echoing its id and seq', () => {
+  // Before issue 6 the RESET echoed the trigger's id (the peer's send id) and seq_nr: libtorrent,
+  // which matches RESETs on its recv id only, never honoured it. A listening host assumes the peer
+  // initiated (recv id = send id - 1); ack_nr is the last seq_nr the peer sent (see sendReset).
+  test('a DATA packet for an unknown connection gets a 20-byte RESET naming the peer\'s recv id, acking its seq_nr', () => {
     const { net, host, wire } = lone();
     const from = forged(1);
     net.inject(host, packet({ type: PacketType.Data, connectionId: 0x4242, seq: 0x1111, ack: 7 }, new Uint8Array(1000)), from);
@@ -159,8 +162,9 @@ describe('RESET for unknown connections', () => {
     assert.equal(r.data.length, 20);
     assert.equal(r.to.address, from.address);
     assert.equal(r.to.port, from.port);
-    assert.equal(r.packet!.connectionId, 0x4242);
-    assert.equal(r.packet!.ack, 0x1111);
+    assert.equal(r.packet!.connectionId, 0x4241);
+    assert.equal(r.packet!.ack, 0x1110);
+    assert.equal(r.packet!.seq, 7, 'seq_nr = the trigger\'s ack_nr, inside libtorrent\'s reorder window');
     assert.equal(host.endpoint.counters.unknownConnection, 1);
   });
 
@@ -258,12 +262,24 @@ describe('forged packets on a live connection', () => {
     finishes(net, b, acc, payload);
   });
 
-  test('control: a RESET with a fitting ack_nr closes the connection with ECONNRESET', () => {
-    const { net, a, b, conn, wire } = live(12);
+  // Before issue 6 a fitting RESET closed at once, so one lucky forged RESET (a few ack_nr values
+  // in 65536) tore down a live transfer. Now the peer must also fall silent for an RTO.
+  test('control: the peer really resets (aborts and forgets the connection): ECONNRESET within about an RTO', () => {
+    const { net, a, b, conn, acc } = live(12);
+    acc.abort(net.now);
+    net.kick(b);
+    const from = net.now;
+    assert.ok(net.runUntil(() => a.app(conn).closed, 3_000), 'closed');
+    assert.equal(a.app(conn).error?.code, 'ECONNRESET');
+    assert.ok(net.now - from < 2 * conn.stats().rto + 100, `after ${net.now - from} ms`);
+  });
+
+  test('a RESET with a fitting ack_nr while the peer keeps talking is ignored: the transfer completes', () => {
+    const { net, a, b, conn, acc, payload, wire } = live(12);
     const lastData = sentBy(wire, a).filter((r) => r.packet?.type === PacketType.Data).at(-1)!;
     net.inject(a, packet({ type: PacketType.Reset, connectionId: conn.recvId, seq: 1, ack: lastData.packet!.seq }), b.remote);
-    net.drive(net.now + 1);
-    assert.equal(a.app(conn).error?.code, 'ECONNRESET');
+    finishes(net, b, acc, payload);
+    assert.equal(a.app(conn).error, undefined);
   });
 
   test('DATA whose ack_nr is outside what we sent is dropped and counted in stats().invalidPackets', () => {

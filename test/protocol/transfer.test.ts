@@ -270,7 +270,10 @@ describe('closing handshake under loss', () => {
     const conn = net.connect(a, b, { send: seededBytes(45, 20_000) });
     net.link(a, b).set({ filter: (d) => conn.state === 'closed' && d.packet?.type === PacketType.State });
     assert.ok(net.runUntil(() => a.app(conn).closed && b.app(b.accepted[0]!).closed, 30_000));
-    assert.equal(a.endpoint.counters.resetsSent, 1);
+    // B takes the RESET once A stays otherwise silent for an RTO (issue 6: a fitting RESET alone
+    // no longer closes), so B's FIN resends in that time draw a few more RESETs than the old 1.
+    const resets = a.endpoint.counters.resetsSent;
+    assert.ok(resets >= 1 && resets <= 4, `${resets} RESETs`);
     assert.equal(a.app(conn).error, undefined);
     assert.equal(b.app(b.accepted[0]!).error, undefined, 'both directions were done: not a reset');
   });

@@ -32,7 +32,9 @@ export type InvariantName =
   /** An ACK (cumulative or selective) of data never sent does not grow cwnd. */
   | 'no-optimistic-growth'
   /** A packet whose ack_nr is outside libutp's window [oldest - 4, next] changes no state. */
-  | 'invalid-changes-nothing';
+  | 'invalid-changes-nothing'
+  /** The acceptor hands the application one connection from the initiator, never a second (resurrected) one. */
+  | 'single-accept';
 
 export const ALL_INVARIANTS: readonly InvariantName[] = [
   'no-throw',
@@ -43,6 +45,7 @@ export const ALL_INVARIANTS: readonly InvariantName[] = [
   'liveness',
   'no-optimistic-growth',
   'invalid-changes-nothing',
+  'single-accept',
 ];
 
 export class InvariantError extends Error {
@@ -138,6 +141,7 @@ export class PairApp implements SimApp {
         for (let i = 0; i < data.length; i++) {
           if (data[i] !== streamByte(1 - this.side, this.received + i)) {
             this.pair.fail('integrity', `side ${this.side} read a wrong byte at stream offset ${this.received + i} (0x${data[i]!.toString(16)})`);
+            break; // once per delivery
           }
         }
         this.received += data.length;
@@ -195,8 +199,14 @@ export class Pair {
   readonly bounds: MemoryBounds;
   /** Invariant violations seen (the ignored ones included), first first. */
   readonly violations: InvariantError[] = [];
+  /** Violations per invariant (all of them; `violations` keeps the first few of an ignored one). */
+  readonly counts: Partial<Record<InvariantName, number>> = {};
   /** Every datagram the two hosts sent, when `record` was asked for. */
   readonly wire: TraceRecord[] = [];
+  /** Delivered packets whose ack_nr was inside libutp's window for a connected connection. */
+  insideWindow = 0;
+  /** Delivered DATA/FIN not provably outside that window: what an on-path attacker could splice with. */
+  insideWindowData = 0;
   private readonly ignore: ReadonlySet<InvariantName>;
   private recording = false;
   private finishing = false;
@@ -222,8 +232,11 @@ export class Pair {
           if (this.finishing) app.end();
           return app;
         }
-        // A second confirmed connection (forged handshake): read and drop, close it at the end.
+        // A second confirmed connection: a forged handshake, or the destroyed one brought back.
+        this.fail('single-accept', `a second connection from the initiator was accepted (recv id ${connection.recvId}, first ${this.apps[1].connection.recvId}, first state ${this.apps[1].connection.state})`);
+        // An application that did not expect it destroys it (the initiator then sees a RESET).
         connection.context = undefined;
+        connection.abort(this.net.now);
         return undefined;
       },
     });
@@ -247,9 +260,13 @@ export class Pair {
 
   /** Records a violation; throws unless the invariant is being ignored. */
   fail(invariant: InvariantName, message: string): void {
+    this.counts[invariant] = (this.counts[invariant] ?? 0) + 1;
+    const ignored = this.ignore.has(invariant);
+    // An ignored invariant that keeps failing is counted, not kept: errors cost a stack each.
+    if (ignored && this.counts[invariant]! > 3) return;
     const error = new InvariantError(invariant, `t=${this.net.now}: ${message}`);
     this.violations.push(error);
-    if (!this.ignore.has(invariant)) throw error;
+    if (!ignored) throw error;
   }
 
   /** Runs library code; anything it throws (other than our own checks) is a `no-throw` violation. */
@@ -304,8 +321,10 @@ export class Pair {
     const before = judged === 'outside' ? validationSnapshot(live!) : undefined;
     const events = endpoint.events.length;
     const transmits = endpoint.transmits.length;
-    const cwnd = live?.stats().cwnd;
     const optimistic = live !== undefined && this.acksOnlyUnsent(live, data);
+    const cwnd = optimistic ? live.stats().cwnd : undefined;
+    if (judged === 'inside') this.insideWindow++;
+    if (judged !== 'outside' && data.length >= 20 && data[0]! >> 4 <= PacketType.Fin) this.insideWindowData++;
     this.guard(() => endpoint.handleDatagram(data, this.peerRemote(side), this.net.now));
     if (before !== undefined) {
       const after = validationSnapshot(live!);

@@ -45,6 +45,8 @@ export interface FuzzResult {
   bytesVerified: number;
   /** Pairs whose connection a mutated packet reset or otherwise closed with an error. */
   closedByFuzz: number;
+  /** Close errors the applications saw while the fuzzer ran, by code. */
+  closeCodes: Record<string, number>;
   /** Mutated packets that reached a connected connection with an ack_nr inside libutp's window. */
   insideWindow: number;
   /** Pairs with integrity violations that had received in-window mutated DATA/FIN (on-path-like). */
@@ -165,6 +167,9 @@ class Mutator {
     }
     const count = 1 + this.int(4);
     for (let i = 0; i < count; i++) d = this.one(d, live);
+    // A RESET aimed at the live window ends the pair (correctly); keep most RESETs blind so the
+    // streams live long enough for deep state. RESET acceptance is covered by the properties too.
+    if (d.length >= 20 && d[0] === 0x31 && this.int(4) !== 0) put16(d, 18, this.int(0x10000));
     return d;
   }
 
@@ -286,6 +291,7 @@ export function runFuzz(options: FuzzOptions): FuzzResult {
     corpusSize: corpus.length,
     bytesVerified: 0,
     closedByFuzz: 0,
+    closeCodes: {},
     insideWindow: 0,
     explainedSplices: 0,
     failures,
@@ -347,6 +353,7 @@ export function runFuzz(options: FuzzOptions): FuzzResult {
     }
     if (!pumped) i++;
     if (pair.apps.some((app) => app?.closed && app.error !== undefined)) result.closedByFuzz++;
+    for (const app of pair.apps) if (app?.closed && app.error) result.closeCodes[app.error.code ?? '?'] = (result.closeCodes[app.error.code ?? '?'] ?? 0) + 1;
     pair.finish({ liveness: false });
     for (const app of pair.apps) result.bytesVerified += app?.received ?? 0;
     result.insideWindow += pair.insideWindow;

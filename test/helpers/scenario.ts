@@ -284,6 +284,12 @@ export interface ScenarioShape {
   destroy: boolean;
   forger?: fc.Arbitrary<Op>;
   maxOps?: number;
+  /**
+   * Uniform ISNs and ids only. A blind forger's favourite values (0, 0xffff, ...) must not
+   * coincide with the connection's by construction: a forged packet whose seq/ack hit the live
+   * window exactly is indistinguishable from the peer's, in libutp as here.
+   */
+  uniformIsn?: boolean;
 }
 
 export function scenarioArb(shape: ScenarioShape): fc.Arbitrary<Scenario> {
@@ -294,12 +300,16 @@ export function scenarioArb(shape: ScenarioShape): fc.Arbitrary<Scenario> {
   if (shape.faults) weighted.push(...faultOps.map((arbitrary) => ({ weight: 2, arbitrary })));
   if (shape.destroy) weighted.push({ weight: 1, arbitrary: destroyOp });
   if (shape.forger) weighted.push({ weight: 8, arbitrary: shape.forger });
-  const isn = fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0xffc0, max: 0xffff }), fc.integer({ min: 0, max: 8 }));
+  const any16 = fc.integer({ min: 0, max: 0xffff });
+  // Not shrunk when uniform: shrinking would walk them to the forger's favourite values.
+  const uniform = shape.uniformIsn ? fc.noShrink(any16) : any16;
+  // Near the wrap: the sequence space wraps within the first packets.
+  const isn = shape.uniformIsn ? uniform : fc.oneof(uniform, fc.integer({ min: 0xffc0, max: 0xffff }), fc.integer({ min: 0, max: 8 }));
   return fc.record({
     seed: fc.integer({ min: 1, max: 0x7fffffff }),
     clientIsn: isn,
     serverIsn: isn,
-    recvId: fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.constant(0xffff)),
+    recvId: shape.uniformIsn ? uniform : fc.oneof(uniform, fc.constant(0xffff)),
     config: fc.record(
       {
         packetSize: fc.constantFrom(1400, 1232, 576),

@@ -71,6 +71,8 @@ export interface Scenario {
   serverIsn: number;
   recvId: number;
   config: Partial<EndpointConfig>;
+  /** Let the handshake complete before the first operation (else operations race it). */
+  connectFirst?: boolean;
   ops: Op[];
 }
 
@@ -90,6 +92,7 @@ export function runScenario(s: Scenario, options: RunOptions): Pair {
     ...(options.ignore ? { ignore: options.ignore } : {}),
   });
   pair.advance(0);
+  if (s.connectFirst) pair.advance(100);
   for (const op of s.ops) {
     apply(pair, op);
     pair.advance(0);
@@ -299,7 +302,7 @@ export function scenarioArb(shape: ScenarioShape): fc.Arbitrary<Scenario> {
   ];
   if (shape.faults) weighted.push(...faultOps.map((arbitrary) => ({ weight: 2, arbitrary })));
   if (shape.destroy) weighted.push({ weight: 1, arbitrary: destroyOp });
-  if (shape.forger) weighted.push({ weight: 8, arbitrary: shape.forger });
+  if (shape.forger) weighted.push({ weight: 16, arbitrary: shape.forger });
   const any16 = fc.integer({ min: 0, max: 0xffff });
   // Not shrunk when uniform: shrinking would walk them to the forger's favourite values.
   const uniform = shape.uniformIsn ? fc.noShrink(any16) : any16;
@@ -318,6 +321,7 @@ export function scenarioArb(shape: ScenarioShape): fc.Arbitrary<Scenario> {
       },
       { requiredKeys: [] },
     ),
-    ops: fc.array(fc.oneof(...weighted), { minLength: 1, maxLength: shape.maxOps ?? 40 }),
+    connectFirst: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+    ops: fc.array(fc.oneof(...weighted), { minLength: 1, maxLength: shape.maxOps ?? 60, size: 'medium' }),
   });
 }

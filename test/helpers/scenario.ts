@@ -198,7 +198,7 @@ export function optimisticBytes(pair: Pair, op: OptimisticOp): Uint8Array | unde
   }
   return forge({
     type: 2,
-    connectionId: op.to === 0 ? victim.recvId : victim.recvId,
+    connectionId: victim.recvId,
     timestamp: 0,
     timestampDifference: op.tsDiff,
     windowSize: op.window,

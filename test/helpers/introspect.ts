@@ -71,11 +71,13 @@ export function ackNr(connection: Connection): number {
  */
 export function validationSnapshot(connection: Connection): string {
   const { packetsReceived: _r, invalidPackets: _i, duplicatePackets: _d, ...stats } = connection.stats();
-  const priv: Bag = {};
-  for (const name of ['replyMicros', 'lastReceived', 'ackNr', 'peerWindow', 'advertisedByPeer', 'eofSeq', 'dupAcks', 'lastAckReceived', 'finState']) {
-    const value = (connection as unknown as Bag)[name];
-    if (value !== undefined) priv[name] = value;
-  }
+  const bag = connection as unknown as Bag;
+  let out = `${connection.state}|${connection.nextDeadline()}|`;
+  for (const [key, value] of Object.entries(stats)) out += `${key}=${value as number},`;
+  out += '|';
+  for (const name of PRIVATE_STATE) out += `${name}=${String(bag[name])},`;
   const o = occupancy(connection);
-  return JSON.stringify({ state: connection.state, deadline: connection.nextDeadline(), stats, priv, o });
+  return `${out}|recv ${o.recvPackets}/${o.recvBytes} send ${o.sendPackets} queue ${o.writeQueueBytes}`;
 }
+
+const PRIVATE_STATE = ['replyMicros', 'lastReceived', 'ackNr', 'peerWindow', 'advertisedByPeer', 'eofSeq', 'dupAcks', 'lastAckReceived', 'finState'];

@@ -61,10 +61,18 @@ export class InvariantError extends Error {
 /** libutp's ACK_NR_ALLOWED_WINDOW (utp_internal.cpp): ack_nr may be this much below oldest - 1. */
 export const LIBUTP_ACK_SLACK = 3;
 
-/** Byte `k` of the stream side `side` writes: consecutive bytes always differ, and 0xEE runs never occur. */
+/** Byte `k` of the stream side `side` writes: consecutive bytes always differ, and 0xEE runs never occur. Period 65536. */
 export function streamByte(side: number, k: number): number {
-  return ((k * 131) ^ (k >>> 8) ^ (side === 0 ? 0x00 : 0x5a)) & 0xff;
+  return ((k * 131) ^ ((k >>> 8) & 0xff) ^ (side === 0 ? 0x00 : 0x5a)) & 0xff;
 }
+
+/** Largest single write(): the stream tables below hold one period plus this much. */
+const MAX_WRITE = 131_072;
+const STREAM_TABLES = [0, 1].map((side) => {
+  const t = new Uint8Array(65536 + MAX_WRITE);
+  for (let k = 0; k < t.length; k++) t[k] = streamByte(side, k);
+  return t;
+});
 
 /** The application of one side: writes the side's stream on demand, checks every byte it reads. */
 export class PairApp implements SimApp {
@@ -94,8 +102,9 @@ export class PairApp implements SimApp {
   /** Writes `size` more bytes of this side's stream (ignoring backpressure, as a careless application may). */
   write(size: number): void {
     if (this.closed || this.endCalled || this.connection.state === 'closed') return;
-    const data = new Uint8Array(size);
-    for (let i = 0; i < size; i++) data[i] = streamByte(this.side, this.written + i);
+    if (size > MAX_WRITE) throw new Error(`PairApp.write: at most ${MAX_WRITE} bytes per call`);
+    const at = this.written % 65536;
+    const data = STREAM_TABLES[this.side]!.slice(at, at + size);
     this.pair.guard(() => this.connection.write(data));
     this.written += size;
     this.pair.kick(this.side);
@@ -141,8 +150,10 @@ export class PairApp implements SimApp {
         if (this.received + data.length > peerWritten) {
           this.pair.fail('integrity', `side ${this.side} read ${this.received + data.length} bytes, peer wrote only ${peerWritten}`);
         }
+        const expected = STREAM_TABLES[1 - this.side]!;
+        const at = this.received % 65536;
         for (let i = 0; i < data.length; i++) {
-          if (data[i] !== streamByte(1 - this.side, this.received + i)) {
+          if (data[i] !== expected[at + i]) {
             this.pair.fail('integrity', `side ${this.side} read a wrong byte at stream offset ${this.received + i} (0x${data[i]!.toString(16)})`);
             break; // once per delivery
           }
@@ -329,7 +340,7 @@ export class Pair {
     const optimistic = live !== undefined && this.acksOnlyUnsent(live, data);
     const cwnd = optimistic ? live.stats().cwnd : undefined;
     if (judged === 'inside') this.insideWindow++;
-    if (judged !== 'outside' && data.length >= 20 && data[0]! >> 4 <= PacketType.Fin) this.insideWindowData++;
+    if (judged !== 'outside' && this.mayReachStream(side, data)) this.insideWindowData++;
     this.guard(() => endpoint.handleDatagram(data, this.peerRemote(side), this.net.now));
     if (before !== undefined) {
       const after = validationSnapshot(live!);
@@ -343,6 +354,14 @@ export class Pair {
       this.fail('no-optimistic-growth', `side ${side}: cwnd grew ${cwnd} -> ${live.stats().cwnd} on an ack of unsent data: ${hex(data.subarray(0, 40))}`);
     }
     this.net.kick(host);
+  }
+
+  /** DATA or FIN with the id of the pair's connection at `side`: it may carry bytes into the stream. */
+  private mayReachStream(side: number, data: Uint8Array): boolean {
+    if (data.length < 20 || (data[0]! & 0x0f) !== 1 || data[0]! >> 4 > PacketType.Fin) return false;
+    const initiator = this.apps[0]!.connection;
+    const id = (data[2]! << 8) | data[3]!;
+    return id === (side === 0 ? initiator.recvId : initiator.sendId);
   }
 
   /**
@@ -404,7 +423,7 @@ export class Pair {
       if (o.recvBytes > this.bounds.recvBytes || o.recvPackets > this.bounds.recvPackets || o.sendPackets > this.bounds.sendPackets) {
         this.fail('bounded-memory', `side ${side}: ${JSON.stringify(o)} over ${JSON.stringify(this.bounds)}`);
       }
-      const inFlight = connection.stats().bytesInFlight;
+      const inFlight = (connection as unknown as { bytesInFlight?: number }).bytesInFlight ?? connection.stats().bytesInFlight;
       if (inFlight < 0) this.fail('bounded-memory', `side ${side}: bytesInFlight ${inFlight}`);
     }
   }

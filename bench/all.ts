@@ -2,7 +2,8 @@
 // sockets, timers and CPU use do not leak into the next. Pick with BENCH_SUITES (comma list,
 // default all): throughput (loopback, vs utp-native and udx-native), impaired (seeded lossy
 // relay, vs libutp), bottleneck (tbf router in network namespaces, vs libutp and TCP cubic;
-// needs root, skips itself otherwise). Each suite's own env knobs are in its file / README.
+// needs root, skips itself otherwise), fuzz (10^6 mutated datagrams into a simulated live
+// pair, test/helpers/fuzz.ts). Each suite's own env knobs are in its file / README.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -10,6 +11,7 @@ const SUITES: Record<string, string> = {
   throughput: './run.js',
   impaired: './impaired/run.js',
   bottleneck: './bottleneck/run.js',
+  fuzz: './fuzz.js',
 };
 
 const chosen = (process.env.BENCH_SUITES ?? Object.keys(SUITES).join(',')).split(',').map((s) => s.trim());

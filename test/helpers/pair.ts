@@ -31,7 +31,7 @@ export type InvariantName =
   | 'liveness'
   /** An ACK (cumulative or selective) of data never sent does not grow cwnd. */
   | 'no-optimistic-growth'
-  /** A packet whose ack_nr is outside libutp's window [oldest - 4, next] changes no state. */
+  /** A packet whose ack_nr is outside libutp's window [oldest - 4, next] changes no state (unless its timestamp shows a packet overtaken on a reordering path). */
   | 'invalid-changes-nothing'
   /** The acceptor hands the application one connection from the initiator, never a second (resurrected) one. */
   | 'single-accept';
@@ -380,7 +380,14 @@ export class Pair {
     const ack = (data[18]! << 8) | data[19]!;
     const lowest = seqAdd(oldest, -1 - LIBUTP_ACK_SLACK);
     const d = seqDiff(lowest, ack);
-    return d >= 0 && d <= seqDiff(lowest, next) ? 'inside' : 'outside';
+    if (d >= 0 && d <= seqDiff(lowest, next)) return 'inside';
+    // Below libutp's window, a packet whose timestamp shows it was overtaken on a reordering path
+    // (at most two RTTs + 50 ms behind the peer's newest) may still be taken: not judged.
+    const timestamp = ((data[4]! << 24) | (data[5]! << 16) | (data[6]! << 8) | data[7]!) >>> 0;
+    const newest = (connection as unknown as { peerTimestampHigh: number | undefined }).peerTimestampHigh;
+    const behind = newest === undefined ? -1 : (newest - timestamp) | 0;
+    if (d < 0 && behind >= 0 && behind <= 2000 * connection.stats().rtt + 50_000) return undefined;
+    return 'outside';
   }
 
   /**

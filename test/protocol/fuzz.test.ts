@@ -4,8 +4,7 @@
  * and 20,000 datagrams here (a couple of seconds); `BENCH_SUITES=fuzz npm run bench` runs 10^6+.
  * FUZZ_ITERATIONS / FUZZ_SEED override the defaults.
  *
- * Known bugs fixed on other branches of issue 6 only count here; each has a skipped test named
- * after it that asserts zero. Un-skip after the merge.
+ * The bugs of issue 6 items 3, 4 and 6 that this fuzzer found each keep a test named after them.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,8 +39,7 @@ describe(`mutation fuzzer: ${ITERATIONS} mutated datagrams into a live pair (see
     assert.ok(result().bytesVerified > 1_000_000, `only ${result().bytesVerified} bytes verified`);
   });
 
-  const skip = 'fixed on another branch of issue 6; un-skip after the merge';
-  test('KNOWN BUG (issue 6 item 6): DATA datagrams exceed packetSize (the SACK extension is not counted)', { skip }, () => zero('datagram-size'));
-  test('KNOWN BUG (issue 6 item 3): packets with ack_nr outside libutp\'s window change state', { skip }, () => zero('invalid-changes-nothing'));
-  test('KNOWN BUG (issue 6 item 4): SYN cookies bring a closed connection back as a second \'connection\'', { skip }, () => zero('single-accept'));
+  test('regression (issue 6 item 6, fixed): DATA datagrams exceed packetSize (the SACK extension is not counted)', () => zero('datagram-size'));
+  test('regression (issue 6 item 3, fixed): packets with ack_nr outside libutp\'s window change state', () => zero('invalid-changes-nothing'));
+  test('regression (issue 6 item 4, fixed): SYN cookies bring a closed connection back as a second \'connection\'', () => zero('single-accept'));
 });

@@ -10,10 +10,9 @@
  * Fixed seed and a few hundred runs in `npm test` (seconds); PROPERTY_RUNS=n runs n per property,
  * PROPERTY_SEED=s another seed.
  *
- * Known bugs being fixed on other branches are listed in KNOWN: their invariant only records in
- * the main properties, and a skipped test named after the bug holds the shrunk counterexample and
- * the property with the invariant enforced. Once the fix is merged: un-skip it and empty the
- * entry in KNOWN.
+ * A bug found here gets its invariant listed in KNOWN while it is open (the main properties then
+ * only record it) and a test named after it with the shrunk counterexample. Issue 6's items 3, 4
+ * and 6 were found this way and are fixed: KNOWN is empty, their tests enforce everything.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,11 +35,11 @@ const SEED = Number(process.env.PROPERTY_SEED ?? 0x6_2026);
 /** Invariants that fail on main today, by bug; the main properties do not enforce them yet. */
 const KNOWN = {
   /** Issue 6 item 6: the DATA payload size ignores the SACK extension. */
-  item6: ['datagram-size'] as InvariantName[],
+  item6: [] as InvariantName[],
   /** Issue 6 item 3: any ack_nr up to 1024 behind is accepted, and the packet then changes state (and splices data). */
-  item3: ['invalid-changes-nothing'] as InvariantName[],
+  item3: [] as InvariantName[],
   /** Issue 6 item 4: SYN cookies are checked for every unknown packet, so a connection the acceptor destroyed comes back as a new 'connection' when its RESET was lost. */
-  item4: ['single-accept'] as InvariantName[],
+  item4: [] as InvariantName[],
 };
 const KNOWN_ALL = new Set<InvariantName>([...KNOWN.item6, ...KNOWN.item3, ...KNOWN.item4]);
 
@@ -74,14 +73,12 @@ describe('properties: two endpoints under random application calls, faults and f
   });
 
   test('blind forger knowing the 4-tuple and both ids (any type, seq/ack, window, timestamp_difference, SACK length): data intact, bounded, released', () => {
-    // Item 3 also breaks integrity here (seed 101: ITEM3_BLIND_TRUNCATION); enforced in its KNOWN BUG test.
-    check({ faults: true, destroy: false, forger: blindForgeArb, uniformIsn: true }, { liveness: false, ignore: new Set([...KNOWN_ALL, 'integrity']), runs: 60 });
+    check({ faults: true, destroy: false, forger: blindForgeArb, uniformIsn: true }, { liveness: false, ignore: KNOWN_ALL, runs: 60 });
   });
 
   test('forger with an ack_nr just outside libutp\'s window [oldest - 4, next]: changes nothing, data intact, streams complete', () => {
-    // Splicing (integrity) is how item 3 shows here; it is enforced in the KNOWN BUG test below.
     const before = Pair.checked.outsideWindow;
-    check({ faults: true, destroy: false, forger: staleAckForgeArb }, { liveness: true, ignore: new Set([...KNOWN_ALL, 'integrity']), runs: 60 });
+    check({ faults: true, destroy: false, forger: staleAckForgeArb }, { liveness: true, ignore: KNOWN_ALL, runs: 60 });
     assert.ok(Pair.checked.outsideWindow - before > 200, `only ${Pair.checked.outsideWindow - before} packets outside the window reached a connection`);
   });
 
@@ -188,29 +185,28 @@ describe('regressions from shrunk counterexamples', () => {
     for (const s of [ITEM6_OVERSIZE, ITEM3_STATE_CHANGE, ITEM3_SPLICE, ITEM3_BLIND_TRUNCATION, ITEM4_RESURRECTED]) runScenario(s, { liveness: false, ignore: new Set([...KNOWN_ALL, 'integrity']) });
   });
 
-  const skip = 'fixed on another branch of issue 6; un-skip after the merge and empty its KNOWN entry';
 
-  test('KNOWN BUG (issue 6 item 6): DATA datagrams exceed packetSize (the SACK extension is not counted)', { skip }, () => {
+  test('regression (issue 6 item 6, fixed): DATA datagrams exceed packetSize (the SACK extension is not counted)', () => {
     assert.doesNotThrow(() => replay(ITEM6_OVERSIZE, true));
     check({ faults: true, destroy: true }, { liveness: true, ignore: othersThan('item6'), runs: 100 });
   });
 
-  test('KNOWN BUG (issue 6 item 3): a packet with ack_nr outside libutp\'s window changes peer window, timestamps, liveness and the reorder buffer', { skip }, () => {
+  test('regression (issue 6 item 3, fixed): a packet with ack_nr outside libutp\'s window changes peer window, timestamps, liveness and the reorder buffer', () => {
     assert.doesNotThrow(() => replay(ITEM3_STATE_CHANGE, false));
     check({ faults: true, destroy: false, forger: blindForgeArb, uniformIsn: true }, { liveness: false, ignore: othersThan('item3'), runs: 60 });
   });
 
-  test('KNOWN BUG (issue 6 item 4): a destroyed connection whose RESET was lost comes back through its SYN cookie as a second \'connection\'', { skip }, () => {
+  test('regression (issue 6 item 4, fixed): a destroyed connection whose RESET was lost comes back through its SYN cookie as a second \'connection\'', () => {
     assert.doesNotThrow(() => replay(ITEM4_RESURRECTED, true));
     check({ faults: true, destroy: true }, { liveness: true, ignore: othersThan('item4'), runs: 400 });
   });
 
-  test('KNOWN BUG (issue 6 item 3): one empty DATA from a blind forger silently truncates the stream (end of stream one byte short)', { skip }, () => {
+  test('regression (issue 6 item 3, fixed): one empty DATA from a blind forger silently truncates the stream (end of stream one byte short)', () => {
     assert.doesNotThrow(() => replay(ITEM3_BLIND_TRUNCATION, false, ['invalid-changes-nothing']));
     check({ faults: true, destroy: false, forger: blindForgeArb, uniformIsn: true }, { liveness: false, ignore: othersThan('item3'), runs: 60 });
   });
 
-  test('KNOWN BUG (issue 6 item 3): forged DATA with a stale ack_nr splices bytes into the stream', { skip }, () => {
+  test('regression (issue 6 item 3, fixed): forged DATA with a stale ack_nr splices bytes into the stream', () => {
     // The state change is the same bug; let it pass to show the splice itself.
     assert.doesNotThrow(() => replay(ITEM3_SPLICE, true, ['invalid-changes-nothing']));
     check({ faults: true, destroy: false, forger: staleAckForgeArb }, { liveness: true, ignore: othersThan('item3'), runs: 60 });

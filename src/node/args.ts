@@ -67,8 +67,8 @@ export function isValidSource(address: string, port: number): boolean {
   const colon = address.indexOf(':');
   if (colon < 0) return validIPv4Source(address);
   if (address === '::') return false;
-  // ff00::/8 multicast (rinfo prints lower case).
-  if (colon === 2 && address.charCodeAt(0) === 0x66 && address.charCodeAt(1) === 0x66) return false;
+  // ff00::/8 multicast: a first group of four digits starting "ff" (rinfo prints lower case).
+  if (colon === 4 && address.charCodeAt(0) === 0x66 && address.charCodeAt(1) === 0x66) return false;
   if (address.startsWith('::ffff:') && address.indexOf('.') > 0) return validIPv4Source(address.slice(7));
   return true;
 }

@@ -909,7 +909,7 @@ export class Connection {
    * so one cannot be split without renumbering every packet after it; that is safe only when the
    * peer can have none of them: every transmission of each, from the first oversized one to the
    * newest, was refused by the OS (a datagram refused locally never left the host). Then they are
-   * taken back and cut again at the new size, under the same seq_nrs onwards. When a later packet
+   * taken back and their bytes cut again at the new size, numbered from the first one onwards. When a later packet
    * may have left (a small tail packet or FIN went through), renumbering could splice the wrong
    * bytes into the stream, so the connection fails with EMSGSIZE instead once the oversized packet
    * is refused again (libtorrent, which cannot repacketize either, fails the socket too).
@@ -942,24 +942,37 @@ export class Connection {
     }
     const taken: OutPacket[] = [];
     while (buffer.count > 0 && seqDiff(first, buffer.next) > 0) taken.push(buffer.pop()!);
-    for (let i = taken.length - 1; i >= 0; i--) {
-      const out = taken[i]!;
+    taken.reverse();
+    let total = 0;
+    let fin = false;
+    for (const out of taken) {
       f.failed.delete(out.seq);
       if (out.needsResend) this.resendsPending--;
       else this.bytesInFlight -= out.payload.length;
       if (out.seq === this.lastSmallSeq) this.lastSmallSeq = undefined;
-      let offset = 0;
-      do {
-        const piece = out.payload.subarray(offset, offset + maxPayload);
-        offset += piece.length;
-        // Marked for resend: they go out before new data, as the window allows.
-        const again = this.newPacket(out.type === PacketType.Fin ? PacketType.Fin : PacketType.Data, piece, now);
-        again.needsResend = true;
-        this.resendsPending++;
-      } while (offset < out.payload.length);
+      if (out.type === PacketType.Fin) fin = true;
+      total += out.payload.length;
     }
+    // Cut the bytes again, the short piece FIRST: it is the one likely to pass a narrow path, and
+    // a packet that passed must not sit behind a full-size one that a further EMSGSIZE step
+    // would need to re-split (it could not be renumbered then).
+    const bytes = new Uint8Array(total);
+    let offset = 0;
+    for (const out of taken) {
+      bytes.set(out.payload, offset);
+      offset += out.payload.length;
+    }
+    let piece = total % maxPayload || maxPayload;
+    for (offset = 0; offset < total; offset += piece, piece = maxPayload) this.queueResplit(PacketType.Data, bytes.subarray(offset, offset + piece), now);
+    if (fin) this.queueResplit(PacketType.Fin, new Uint8Array(0), now);
     this.requestFlush();
     return true;
+  }
+
+  /** A re-split packet: marked for resend, so it goes out before new data, as the window allows. */
+  private queueResplit(type: PacketType.Data | PacketType.Fin, payload: Uint8Array, now: number): void {
+    this.newPacket(type, payload, now).needsResend = true;
+    this.resendsPending++;
   }
 
   // ---------------------------------------------------------------- teardown

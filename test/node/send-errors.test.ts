@@ -139,6 +139,32 @@ describe('EMSGSIZE lowers the packet size instead of timing out', { timeout: 30_
     });
   }
 
+  test('refused packets that cannot be renumbered (a later small one went through) end with EMSGSIZE, never corrupt', async (t) => {
+    const server = echoServer();
+    const port = await bind(server);
+    server.listen();
+    const client = createSocket({ type: 'udp4', udpSend: failingSend((size) => (size > 1300 ? 'EMSGSIZE' : undefined)) });
+    await bind(client);
+    const socket = client.connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    await once(socket, 'connect');
+    // Two full packets (refused) and a small one (passes) in one flush: the small one holds the
+    // seq_nr that a re-split of the first two would need.
+    const payload = randomBytes(2 * 1380 + 40);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const outcome = new Promise<string>((resolve) => {
+      socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'none'));
+      socket.on('end', () => resolve(sha(Buffer.concat(chunks)) === sha(payload) ? 'intact' : 'corrupt'));
+    });
+    socket.end(payload);
+    const result = await outcome;
+    t.diagnostic(result);
+    assert.ok(result === 'EMSGSIZE' || result === 'intact', result);
+    client.close();
+    server.close();
+  });
+
   test('EMSGSIZE at the floor is an error with that code, not ETIMEDOUT', async () => {
     const server = echoServer();
     const port = await bind(server);

@@ -126,11 +126,6 @@ export class UdpDriver extends EventEmitter {
     return performance.now();
   }
 
-  /** Send errors so far (kept for existing diagnostics; see `counters`). */
-  get sendErrors(): number {
-    return this.counters.sendErrors;
-  }
-
   /**
    * @internal One received datagram (the dgram 'message' listener; public for tests that need a
    * source no real socket can produce).

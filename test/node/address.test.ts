@@ -57,6 +57,18 @@ describe('connect with non-canonical literals', { timeout: 20_000 }, () => {
     });
   }
 
+  for (const host of ['127.1', '0x7f.0.0.1', '0177.0.0.1']) {
+    // Not IP literals to isIP: resolved (inet_aton) to the dotted quad rinfo reports.
+    test(`connect(port, '${host}') reaches a server on 127.0.0.1`, async () => {
+      const server = echoServer();
+      const port = await listen(server, '127.0.0.1');
+      const client = connect(port, host);
+      await roundTrip(client);
+      assert.equal(client.remoteAddress, '127.0.0.1');
+      await closeServer(server);
+    });
+  }
+
   for (const host of ['::ffff:127.0.0.1', '::FFFF:7F00:0001', '127.0.0.1']) {
     test(`a udp6 shared socket reaches an IPv4 server through '${host}'`, async () => {
       const server = echoServer();

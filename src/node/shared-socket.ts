@@ -1,17 +1,25 @@
 import type dgram from 'node:dgram';
 import { lookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
-import { isIP } from 'node:net';
 import type { EndpointConfig } from '../protocol/config.js';
 import { IPV6_PACKET_SIZE } from '../protocol/config.js';
 import type { Connection } from '../protocol/connection.js';
 import { UtpError } from '../protocol/errors.js';
-import { familyOf, validateHost, validatePort } from './args.js';
+import { addressFor, familyOf, validateHost, validatePort } from './args.js';
+import { isIP } from 'node:net';
 import { Socket, type SocketOptions } from './socket.js';
-import { UdpDriver } from './udp-driver.js';
+
+/** An IP literal (a zone such as `%eth0` allowed), as opposed to a host name to resolve. */
+function familyOfLiteral(host: string): boolean {
+  const percent = host.indexOf('%');
+  return isIP(percent < 0 ? host : host.slice(0, percent)) !== 0;
+}
+import { UdpDriver, type SendFunction } from './udp-driver.js';
 
 export interface SharedSocketOptions extends SocketOptions, Partial<EndpointConfig> {
   type?: 'udp4' | 'udp6';
+  /** @internal Test seam: replaces dgram's `socket.send` for µTP datagrams (see UdpDriver). */
+  udpSend?: SendFunction;
 }
 
 /**
@@ -31,17 +39,22 @@ export class SharedSocket extends EventEmitter {
   private closingFlag = false;
   private closeWhenIdleFlag = false;
   private closeEmitted = false;
-
+  /**
+   * What waits for the bind to complete (listen and connect calls made meanwhile), run in call
+   * order: one queue instead of a 'listening' listener per call, which 10,000 simultaneous
+   * connects would pile up (MaxListenersExceededWarning). Called with the error if bind fails.
+   */
+  private pendingStarts: ((error?: Error) => void)[] = [];
   constructor(options: SharedSocketOptions = {}) {
     super();
-    const { type = 'udp4', allowHalfOpen, ...config } = options;
+    const { type = 'udp4', allowHalfOpen, udpSend, ...config } = options;
     if (type !== 'udp4' && type !== 'udp6') {
       throw new UtpError('ERR_INVALID_ARG_VALUE', `type must be 'udp4' or 'udp6', got ${String(type)}`);
     }
     this.type = type;
     this.socketOptions = allowHalfOpen === undefined ? {} : { allowHalfOpen };
     if (type === 'udp6' && config.packetSize === undefined) config.packetSize = IPV6_PACKET_SIZE;
-    this.driver = new UdpDriver(type, config);
+    this.driver = new UdpDriver(type, config, { send: udpSend });
     this.driver.on('message', (data: Buffer, rinfo: dgram.RemoteInfo) => this.emit('message', data, rinfo));
     this.driver.on('connection', (connection: Connection) => this.accept(connection));
     this.driver.on('error', (error: Error) => this.emit('error', error));
@@ -56,6 +69,11 @@ export class SharedSocket extends EventEmitter {
   /** @internal the protocol endpoint, for diagnostics. */
   get endpoint(): UdpDriver['endpoint'] {
     return this.driver.endpoint;
+  }
+
+  /** @internal the dgram driver, for diagnostics and tests (counters, onMessage). */
+  get udpDriver(): UdpDriver {
+    return this.driver;
   }
 
   /** Incoming connections refused beyond this many (Server#maxConnections). */
@@ -84,13 +102,26 @@ export class SharedSocket extends EventEmitter {
     const h = validateHost(host) ?? (this.type === 'udp6' ? '::' : '0.0.0.0');
     if (this.bound || this.binding) throw new UtpError('ERR_SOCKET_ALREADY_BOUND', 'socket is already bound');
     this.binding = true;
-    this.driver.socket.once('error', () => (this.binding = false));
-    this.driver.socket.bind(p, h, () => {
+    const socket = this.driver.socket;
+    const failed = (error: Error): void => {
+      this.binding = false;
+      this.runPendingStarts(error);
+    };
+    socket.once('error', failed);
+    socket.bind(p, h, () => {
+      socket.removeListener('error', failed);
       this.binding = false;
       this.bound = true;
       callback?.();
+      this.runPendingStarts(undefined);
     });
     return this;
+  }
+
+  private runPendingStarts(error: Error | undefined): void {
+    const starts = this.pendingStarts;
+    this.pendingStarts = [];
+    for (const start of starts) start(error);
   }
 
   address(): { address: string; family: string; port: number } {
@@ -110,7 +141,7 @@ export class SharedSocket extends EventEmitter {
       callback?.();
     };
     if (this.bound) process.nextTick(start);
-    else if (this.binding) this.driver.socket.once('listening', start);
+    else if (this.binding) this.pendingStarts.push((error) => error || start());
     else this.bind(port, host, start);
     return this;
   }
@@ -124,11 +155,14 @@ export class SharedSocket extends EventEmitter {
     this.track(socket);
     const start = (address: string): void => {
       if (socket.destroyed) return;
-      const remote = { address, port: p, family: familyOf(address) };
+      // The core demultiplexes replies by rinfo's exact spelling: give it the same one.
+      const canonical = addressFor(this.type, address);
+      const remote = { address: canonical, port: p, family: familyOf(canonical) };
       socket.attach(this.driver, this.driver.connect(remote));
     };
-    const resolved = (): void => {
-      if (isIP(h)) return start(this.mapAddress(h));
+    const resolved = (error?: Error): void => {
+      if (error) return void socket.destroy(error);
+      if (familyOfLiteral(h)) return start(h);
       lookup(h, { family: this.type === 'udp6' ? 6 : 4 }, (error, address) => {
         if (error) socket.destroy(error);
         else start(address);
@@ -136,14 +170,11 @@ export class SharedSocket extends EventEmitter {
     };
     // An unbound socket gets an ephemeral port first, as dgram does on first send.
     if (this.bound) resolved();
-    else if (this.binding) this.driver.socket.once('listening', resolved);
-    else this.bind(0, resolved);
+    else {
+      this.pendingStarts.push(resolved);
+      if (!this.binding) this.bind(0);
+    }
     return socket;
-  }
-
-  /** A udp6 socket reaches IPv4 peers through mapped addresses. */
-  private mapAddress(address: string): string {
-    return this.type === 'udp6' && isIP(address) === 4 ? `::ffff:${address}` : address;
   }
 
   /** Sends a datagram that is not µTP (DHT, tracker...) from the same port. */

@@ -5,11 +5,40 @@ import { performance } from 'node:perf_hooks';
 import type { EndpointConfig } from '../protocol/config.js';
 import type { Connection } from '../protocol/connection.js';
 import { Endpoint } from '../protocol/endpoint.js';
-import type { EndpointEvent, Remote } from '../protocol/events.js';
+import type { EndpointEvent, Remote, Transmit } from '../protocol/events.js';
+import { isValidSource } from './args.js';
 
 /** What the driver hands core events to: the Socket that owns a connection. */
 export interface ConnectionOwner {
   onCoreEvent(event: EndpointEvent): void;
+}
+
+/**
+ * How the driver hands a datagram to the OS: `socket.send` unless a test replaces it (a seam to
+ * inject send errors such as EMSGSIZE, which loopback's 64 KiB MTU never produces). It must call
+ * back exactly once per datagram, asynchronously, in send order, as dgram does.
+ */
+export type SendFunction = (
+  socket: dgram.Socket,
+  data: Uint8Array | Uint8Array[],
+  port: number,
+  address: string,
+  callback: (error: Error | null, bytes?: number) => void,
+) => void;
+
+export interface UdpDriverOptions {
+  /** @internal Test seam: replaces `socket.send`. */
+  send?: SendFunction | undefined;
+}
+
+/** What the driver counts that belongs to no connection (readable through `counters`). */
+export interface DriverCounters {
+  /** Datagrams from a source that cannot be answered (port 0, multicast...): dropped unread. */
+  invalidSources: number;
+  /** Sends the OS refused (reported to the connection that sent them, when there is one). */
+  sendErrors: number;
+  /** Sends that threw synchronously (dgram's argument checks): caught, never propagated. */
+  sendThrows: number;
 }
 
 /** Datagrams handled before an ACK goes out even if the burst is not over. */
@@ -46,15 +75,23 @@ export class UdpDriver extends EventEmitter {
   /** µTP datagrams handled since the last flush. */
   private sinceFlush = 0;
   private closed = false;
-  /** Send errors (EMSGSIZE, ENOBUFS...) do not belong to any one packet: count them. */
-  sendErrors = 0;
-  private readonly onSent = (error: Error | null): void => {
-    if (error) this.sendErrors++;
-  };
+  readonly counters: DriverCounters = { invalidSources: 0, sendErrors: 0, sendThrows: 0 };
+  private readonly sendDatagram: SendFunction | undefined;
+  /**
+   * Datagrams handed to dgram whose callback has not run yet, oldest first (from `sentHead`).
+   * dgram calls back in send order: a send completes synchronously (callback on nextTick) only
+   * while libuv's send queue is empty (uv_udp_try_send returns EAGAIN otherwise), and queued sends
+   * complete in FIFO order, so one shared callback pops the oldest record instead of a closure
+   * per datagram. (Checked under load with interleaved failures; see test/node/send-errors.test.ts.)
+   */
+  private readonly inFlight: Transmit[] = [];
+  private sentHead = 0;
+  private readonly onSent = (error: Error | null): void => this.sendDone(error);
   private readonly runFlush = (): void => this.flushNow();
 
-  constructor(type: 'udp4' | 'udp6', config?: Partial<EndpointConfig>) {
+  constructor(type: 'udp4' | 'udp6', config?: Partial<EndpointConfig>, options: UdpDriverOptions = {}) {
     super();
+    this.sendDatagram = options.send;
     this.endpoint = new Endpoint({ random: osRandom(), config: config ?? {} });
     this.socket = dgram.createSocket({ type, reuseAddr: false });
     this.socket.on('message', (data, rinfo) => this.onMessage(data, rinfo));
@@ -89,7 +126,17 @@ export class UdpDriver extends EventEmitter {
     return performance.now();
   }
 
-  private onMessage(data: Buffer, rinfo: dgram.RemoteInfo): void {
+  /**
+   * @internal One received datagram (the dgram 'message' listener; public for tests that need a
+   * source no real socket can produce).
+   */
+  onMessage(data: Buffer, rinfo: dgram.RemoteInfo): void {
+    // A source we could not answer (dgram.send throws for port 0) is spoofed: drop it before the
+    // endpoint makes any state for it or queues a reply to it.
+    if (!isValidSource(rinfo.address, rinfo.port)) {
+      this.counters.invalidSources++;
+      return;
+    }
     // rinfo is a fresh object per datagram with exactly the Remote fields: use it as is.
     if (!this.endpoint.handleDatagram(data, rinfo as Remote, performance.now())) {
       // Not ours, though a stray µTP packet may have drawn a RESET: send it with the next flush.
@@ -122,42 +169,100 @@ export class UdpDriver extends EventEmitter {
     this.sinceFlush = 0;
     if (this.closed) return;
     const endpoint = this.endpoint;
-    // Dispatching events runs application code, which may write and so dirty connections again.
-    for (let round = 0; round < 8; round++) {
-      const now = performance.now();
-      endpoint.handleTimeout(now);
-      endpoint.flush(now);
-      this.sendTransmits();
-      if (endpoint.events.length === 0) break;
-      this.dispatchEvents();
+    // A listener that throws (application code runs in dispatchEvents) propagates as it would
+    // from any emitter, but the driver stays consistent: the timer is re-armed whatever happens.
+    try {
+      // Dispatching events runs application code, which may write and so dirty connections again.
+      for (let round = 0; round < 8; round++) {
+        const now = performance.now();
+        endpoint.handleTimeout(now);
+        endpoint.flush(now);
+        this.sendTransmits();
+        if (endpoint.events.length === 0) break;
+        this.dispatchEvents();
+      }
+    } finally {
+      this.armTimer();
     }
-    this.armTimer();
   }
 
   private sendTransmits(): void {
     const transmits = this.endpoint.transmits;
     const socket = this.socket;
-    for (let i = 0; i < transmits.length; i++) {
-      const t = transmits[i]!;
-      const data = t.payload ? [t.header, t.payload] : t.header;
-      socket.send(data, t.remote.port, t.remote.address, this.onSent);
+    const send = this.sendDatagram;
+    try {
+      for (let i = 0; i < transmits.length; i++) {
+        const t = transmits[i]!;
+        const data = t.payload ? [t.header, t.payload] : t.header;
+        try {
+          if (send) send(socket, data, t.remote.port, t.remote.address, this.onSent);
+          else socket.send(data, t.remote.port, t.remote.address, this.onSent);
+        } catch (error) {
+          // dgram's synchronous argument checks (a bad port or address): this datagram is lost,
+          // the others still go. No callback will come for it, so it gets no in-flight record.
+          this.counters.sendThrows++;
+          this.reportSendError(t, error);
+          continue;
+        }
+        this.inFlight.push(t);
+      }
+    } finally {
+      // Never leave them for the next flush: a datagram that threw would throw again forever.
+      transmits.length = 0;
     }
-    transmits.length = 0;
+  }
+
+  /** The shared send callback: the oldest in-flight record is the datagram it reports on. */
+  private sendDone(error: Error | null): void {
+    const inFlight = this.inFlight;
+    const t = inFlight[this.sentHead];
+    if (t === undefined) return; // a stray callback after close()
+    inFlight[this.sentHead++] = undefined as unknown as Transmit;
+    if (this.sentHead === inFlight.length) {
+      inFlight.length = 0;
+      this.sentHead = 0;
+    } else if (this.sentHead >= 1024 && this.sentHead * 2 >= inFlight.length) {
+      inFlight.splice(0, this.sentHead);
+      this.sentHead = 0;
+    }
+    if (!error) return;
+    this.reportSendError(t, error);
+  }
+
+  private reportSendError(t: Transmit, error: unknown): void {
+    this.counters.sendErrors++;
+    const connection = t.connection;
+    if (!connection || this.closed) return;
+    const code = (error as NodeJS.ErrnoException | undefined)?.code ?? 'EIO';
+    const size = t.header.length + (t.payload?.length ?? 0);
+    connection.onSendError(code, t.header, size, performance.now());
+    this.scheduleFlush();
   }
 
   private dispatchEvents(): void {
     const events = this.endpoint.events.splice(0);
-    for (const event of events) {
-      if (event.type === 'connection') {
-        this.emit('connection', event.connection);
-        continue;
+    let i = 0;
+    try {
+      for (; i < events.length; i++) {
+        const event = events[i]!;
+        if (event.type === 'connection') {
+          this.emit('connection', event.connection);
+          continue;
+        }
+        const owner = event.connection.context as ConnectionOwner | undefined;
+        owner?.onCoreEvent(event);
       }
-      const owner = event.connection.context as ConnectionOwner | undefined;
-      owner?.onCoreEvent(event);
+    } finally {
+      if (++i < events.length) {
+        // A listener threw: the events after it are not lost, they go at the next flush.
+        this.endpoint.events.unshift(...events.slice(i));
+        this.scheduleFlush();
+      }
     }
   }
 
   private armTimer(): void {
+    if (this.closed) return;
     const wake = this.endpoint.nextWake;
     if (wake === Infinity) return this.clearTimer();
     if (this.timer && this.timerAt <= wake) return;

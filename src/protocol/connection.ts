@@ -1,6 +1,7 @@
 import type { ConnectionConfig } from './config.js';
 import type { CongestionController } from './congestion/controller.js';
-import { connectionRefused, connectionReset, timedOut, type UtpError } from './errors.js';
+import { IPV6_PACKET_SIZE } from './config.js';
+import { connectionRefused, connectionReset, sendFailed, timedOut, type UtpError } from './errors.js';
 import type { EndpointEvent, Remote } from './events.js';
 import { encodeHeaderInto, HEADER_SIZE, headerSize, PacketType, type HeaderFields, type Packet } from './packet.js';
 import { RecvBuffer } from './recv-buffer.js';
@@ -17,7 +18,8 @@ import { delaySample, timestampDifference, timestampMicros } from './time.js';
  */
 export interface ConnectionHost {
   readonly events: EndpointEvent[];
-  transmit(remote: Remote, header: Uint8Array, payload: Uint8Array | undefined): void;
+  /** `connection` (the sender) lets the driver attribute a send error (see `onSendError`). */
+  transmit(remote: Remote, header: Uint8Array, payload: Uint8Array | undefined, connection?: Connection): void;
   /** The connection has something to send at the next flush. */
   markDirty(connection: Connection): void;
   /** The connection's next deadline may be earlier than the endpoint's wake-up. */
@@ -74,6 +76,9 @@ const MIN_PLAUSIBLE_PAYLOAD = 500;
 const MAX_CONFIRM_FAILURES = 3;
 /** Bytes a DATA packet leaves for a selective ACK (2 + 4: 32 packets past ack_nr); larger masks go on a STATE. */
 const SACK_RESERVE = 6;
+/** Packet sizes tried after EMSGSIZE, largest first (down to the family's floor): common tunnel
+ * and link MTUs less IP and UDP headers (1280: IPv6 minimum; 1232: its payload; 1024; 576 floor). */
+const PACKET_SIZE_STEPS = [1400, 1280, 1232, 1024];
 
 /**
  * One µTP connection's state machine.
@@ -95,7 +100,8 @@ export class Connection {
   /** Free for the driver: the application object this connection belongs to. */
   context: unknown = undefined;
 
-  private readonly config: ConnectionConfig;
+  /** Replaced by a copy with a smaller packetSize when the OS refuses our datagrams (EMSGSIZE). */
+  private config: ConnectionConfig;
   private readonly host: ConnectionHost;
   private readonly cc: CongestionController;
   private readonly rttEstimator: RttEstimator;
@@ -327,6 +333,9 @@ export class Connection {
       baseDelay: 0,
       slowStart: false,
       ...this.cc.stats?.(),
+      packetSize: this.config.packetSize,
+      packetSizeReductions: this.sendFailure.sizeReductions,
+      sendErrors: this.sendFailure.errors,
     };
   }
 
@@ -728,10 +737,14 @@ export class Connection {
     }
   }
 
+  /** Payload per DATA packet: room for the header and a small selective ACK, so no datagram exceeds packetSize (see sendHeader). */
+  private get maxPayload(): number {
+    return this.config.packetSize - HEADER_SIZE - SACK_RESERVE;
+  }
+
   private sendAllowed(now: number): boolean {
     const window = Math.min(this.cc.window, this.peerWindow);
-    // Room for the header and a small selective ACK: no datagram exceeds packetSize (see sendHeader).
-    const maxPayload = this.config.packetSize - HEADER_SIZE - SACK_RESERVE;
+    const maxPayload = this.maxPayload;
     let sent = false;
     let cursor = this.sendBuffer.oldest;
     for (;;) {
@@ -866,7 +879,7 @@ export class Connection {
       header,
     );
     this.counters.packetsSent++;
-    this.host.transmit(this.remote, header, undefined);
+    this.host.transmit(this.remote, header, undefined, this);
     this.rtoDeadline = now + this.config.initialRto * 2 ** (this.synTransmits - 1);
     this.host.wake(this.rtoDeadline);
   }
@@ -900,7 +913,7 @@ export class Connection {
     encodeHeaderInto(f, header);
     this.counters.packetsSent++;
     this.lastSent = now;
-    this.host.transmit(this.remote, header, payload);
+    this.host.transmit(this.remote, header, payload, this);
   }
 
   /**
@@ -1004,6 +1017,144 @@ export class Connection {
     if (this.peerWindow < this.config.packetSize) this.peerWindow = this.config.packetSize;
     this.rtoDeadline = Infinity;
     this.requestFlush();
+  }
+
+  // ---------------------------------------------------------------- send errors (from the driver)
+  // Kept apart from the rest of the state machine: it touches the send buffer only to re-split.
+
+  private readonly sendFailure = {
+    errors: 0,
+    sizeReductions: 0,
+    /** Failed transmissions per seq_nr of DATA/FIN packets in the send buffer. */
+    failed: new Map<number, number>(),
+    /** Persistent-error streak: its first and latest failure time (ms) and length. */
+    streakStart: -Infinity,
+    streak: 0,
+  };
+
+  /**
+   * The OS refused a datagram this connection sent. The driver reports each failure once,
+   * asynchronously and in send order, with the datagram's header and size.
+   *
+   * EMSGSIZE (the path or interface MTU is below our packet size) lowers the packet size one step
+   * and re-splits the refused packets; other errors that persist end the connection with their
+   * code instead of a silent ETIMEDOUT. Transient ones (ENOBUFS, EAGAIN) are only counted: the
+   * retransmission timer covers them as any loss.
+   */
+  onSendError(code: string, header: Uint8Array, size: number, now: number): void {
+    if (this.state === 'closed') return;
+    const f = this.sendFailure;
+    f.errors++;
+    if (code === 'ENOBUFS' || code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR') return;
+    if (code === 'EMSGSIZE' && this.onMessageTooBig(header, size, now)) return;
+    // Persistent: the same path keeps refusing with nothing heard from the peer since the streak
+    // began, across a retransmission (at least half the minimum RTO apart), as a TCP stack turns
+    // soft ICMP errors into a hard one once its retransmissions keep failing.
+    if (this.lastReceived > f.streakStart || f.streak === 0) {
+      f.streakStart = now;
+      f.streak = 0;
+    }
+    f.streak++;
+    if (f.streak >= 2 && now - f.streakStart >= this.config.minRto / 2) this.close(sendFailed(code), false);
+  }
+
+  /** Handles EMSGSIZE; false when the datagram was already at the floor (the error persists). */
+  private onMessageTooBig(header: Uint8Array, size: number, now: number): boolean {
+    // IPv4 hosts must accept 576-byte datagrams (RFC 791; libtorrent's floor is the same). Every
+    // IPv6 link carries 1280-byte packets (RFC 8200 section 5), so 1232 bytes of UDP payload always
+    // fit: below that an IPv6 path is broken, not narrow.
+    const v6 = this.remote.family === 'IPv6' && !this.remote.address.startsWith('::ffff:'); // mapped IPv4 is IPv4
+    const floor = v6 ? IPV6_PACKET_SIZE : 576;
+    if (size <= floor) return false;
+    const f = this.sendFailure;
+    if (this.config.packetSize >= size) {
+      let next = floor;
+      for (const step of PACKET_SIZE_STEPS) {
+        if (step < size && step > floor) {
+          next = step;
+          break;
+        }
+      }
+      this.config = { ...this.config, packetSize: next };
+      f.sizeReductions++;
+    }
+    const type = header[0]! >> 4;
+    if (type === PacketType.Data || type === PacketType.Fin) {
+      const seq = (header[16]! << 8) | header[17]!;
+      if (this.sendBuffer.get(seq)) f.failed.set(seq, (f.failed.get(seq) ?? 0) + 1);
+    }
+    return this.resplitOversized(now);
+  }
+
+  /**
+   * Packets already cut at the old size would be refused forever. µTP numbers packets, not bytes,
+   * so one cannot be split without renumbering every packet after it; that is safe only when the
+   * peer can have none of them: every transmission of each, from the first oversized one to the
+   * newest, was refused by the OS (a datagram refused locally never left the host). Then they are
+   * taken back and their bytes cut again at the new size, numbered from the first one onwards. When a later packet
+   * may have left (a small tail packet or FIN went through), renumbering could splice the wrong
+   * bytes into the stream, so the connection fails with EMSGSIZE instead once the oversized packet
+   * is refused again (libtorrent, which cannot repacketize either, fails the socket too).
+   * Returns false when the connection failed.
+   */
+  private resplitOversized(now: number): boolean {
+    const f = this.sendFailure;
+    const buffer = this.sendBuffer;
+    const maxPayload = this.maxPayload;
+    for (const seq of f.failed.keys()) if (!buffer.get(seq)) f.failed.delete(seq);
+    let first: number | undefined;
+    let splittable = true;
+    let packets = 0; // how many the re-split range becomes
+    for (let i = 0, seq = buffer.oldest; i < buffer.count; i++, seq = seqAdd(seq, 1)) {
+      const out = buffer.get(seq)!;
+      if (first === undefined) {
+        if (out.payload.length <= maxPayload) continue;
+        first = seq;
+      }
+      packets += Math.max(1, Math.ceil(out.payload.length / maxPayload)) - 1;
+      if (out.sacked || (f.failed.get(seq) ?? 0) < out.transmissions) splittable = false;
+    }
+    if (first === undefined) return true;
+    if (!splittable || buffer.count + packets >= buffer.capacity - 1) {
+      // Waiting is right while some of those transmissions are still to be reported; a packet
+      // refused twice has no report left to wait for.
+      if ((f.failed.get(first) ?? 0) < 2) return true;
+      this.close(sendFailed('EMSGSIZE'), false);
+      return false;
+    }
+    const taken: OutPacket[] = [];
+    while (buffer.count > 0 && seqDiff(first, buffer.next) > 0) taken.push(buffer.pop()!);
+    taken.reverse();
+    let total = 0;
+    let fin = false;
+    for (const out of taken) {
+      f.failed.delete(out.seq);
+      if (out.needsResend) this.resendsPending--;
+      else this.bytesInFlight -= out.payload.length;
+      if (out.seq === this.lastSmallSeq) this.lastSmallSeq = undefined;
+      if (out.type === PacketType.Fin) fin = true;
+      total += out.payload.length;
+    }
+    // Cut the bytes again, the short piece FIRST: it is the one likely to pass a narrow path, and
+    // a packet that passed must not sit behind a full-size one that a further EMSGSIZE step
+    // would need to re-split (it could not be renumbered then).
+    const bytes = new Uint8Array(total);
+    let offset = 0;
+    for (const out of taken) {
+      bytes.set(out.payload, offset);
+      offset += out.payload.length;
+    }
+    let piece = total % maxPayload || maxPayload;
+    for (offset = 0; offset < total; offset += piece, piece = maxPayload) this.queueResplit(PacketType.Data, bytes.subarray(offset, offset + piece), now);
+    if (fin) this.queueResplit(PacketType.Fin, new Uint8Array(0), now);
+    this.requestFlush();
+    return true;
+  }
+
+  /** A re-split packet: marked for resend, so it goes out before new data, as the window allows. */
+  private queueResplit(type: PacketType.Data | PacketType.Fin, payload: Uint8Array, now: number): void {
+    this.newPacket(type, payload, now).needsResend = true;
+    this.resendsPending++;
   }
 
   // ---------------------------------------------------------------- teardown

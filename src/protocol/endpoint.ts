@@ -189,8 +189,8 @@ export class Endpoint implements ConnectionHost {
 
   // ---------------------------------------------------------------- ConnectionHost
 
-  transmit(remote: Remote, header: Uint8Array, payload: Uint8Array | undefined): void {
-    this.transmits.push({ remote, header, payload });
+  transmit(remote: Remote, header: Uint8Array, payload: Uint8Array | undefined, connection?: Connection): void {
+    this.transmits.push({ remote, header, payload, connection });
   }
 
   markDirty(connection: Connection): void {

@@ -37,3 +37,8 @@ export function connectionReset(): UtpError {
 export function timedOut(what: string): UtpError {
   return new UtpError('ETIMEDOUT', `uTP ${what} timed out`);
 }
+
+/** The OS refused to send our datagrams (EHOSTUNREACH, ENETUNREACH, EACCES, EMSGSIZE...). */
+export function sendFailed(code: string): UtpError {
+  return new UtpError(code, `uTP send failed: ${code}`);
+}

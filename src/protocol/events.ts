@@ -13,6 +13,11 @@ export interface Transmit {
   remote: Remote;
   header: Uint8Array;
   payload: Uint8Array | undefined;
+  /**
+   * The connection that sent it (absent for endpoint replies such as RESETs to unknown
+   * connections), so that a driver can report a send error to it (`Connection.onSendError`).
+   */
+  connection?: Connection | undefined;
 }
 
 /** What the core tells its driver, in order. */

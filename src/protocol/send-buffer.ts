@@ -79,4 +79,14 @@ export class SendBuffer {
     this.count--;
     return packet;
   }
+
+  /** Removes and returns the newest packet (re-splitting packets the OS refused as too large). */
+  pop(): OutPacket | undefined {
+    if (this.count === 0) return undefined;
+    const index = seqAdd(this.oldest, this.count - 1) & this.mask;
+    const packet = this.slots[index];
+    this.slots[index] = undefined;
+    this.count--;
+    return packet;
+  }
 }

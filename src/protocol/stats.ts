@@ -39,4 +39,10 @@ export interface ConnectionStats extends ConnectionCounters {
   /** Base one-way delay (ms, includes the clock offset between the peers). */
   baseDelay: number;
   slowStart: boolean;
+  /** Largest datagram this connection sends now (lowered by EMSGSIZE from the OS). */
+  packetSize: number;
+  /** Times EMSGSIZE made this connection lower its packet size. */
+  packetSizeReductions: number;
+  /** Datagrams of this connection the OS refused to send (EMSGSIZE, EHOSTUNREACH...). */
+  sendErrors: number;
 }

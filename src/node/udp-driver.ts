@@ -146,8 +146,8 @@ export class UdpDriver extends EventEmitter {
   private dispatchEvents(): void {
     const events = this.endpoint.events.splice(0);
     for (const event of events) {
-      if (event.type === 'connection') {
-        this.emit('connection', event.connection);
+      if (event.type === 'connection' || event.type === 'removed') {
+        this.emit(event.type, event.connection);
         continue;
       }
       const owner = event.connection.context as ConnectionOwner | undefined;

@@ -24,8 +24,11 @@ export interface ConnectionHost {
   wake(deadline: number): void;
   /** The connection is finished with: forget it. */
   remove(connection: Connection): void;
-  /** The initiator confirmed this incoming connection. */
-  confirmed(connection: Connection): void;
+  /**
+   * The initiator confirmed this incoming connection. False when it is no longer wanted (the
+   * endpoint stopped listening since the SYN): the connection then resets and goes away unseen.
+   */
+  confirmed(connection: Connection): boolean;
 }
 
 /**
@@ -110,6 +113,8 @@ export class Connection {
 
   private readonly writeQueue = new WriteQueue();
   private writeBlocked = false;
+  /** The application wrote since the last 'written' event: it is owed one. */
+  private writeOwed = false;
   /** Nagle off: send partial packets at once. */
   private noDelay = false;
   /** seq_nr of the last partial (small) DATA packet sent, for Nagle. */
@@ -206,6 +211,7 @@ export class Connection {
     if (this.finState !== 'open' || this.state === 'closed') return false;
     if (data.length > 0) {
       this.writeQueue.push(data);
+      this.writeOwed = true;
       this.requestFlush();
     }
     const ok = this.writeQueue.length < this.config.sendBufferSize;
@@ -325,9 +331,14 @@ export class Connection {
         this.counters.invalidPackets++;
         return;
       }
+      if (!this.host.confirmed(this)) {
+        // As net after server.close(): the connection is refused, never announced.
+        this.sendHeader(PacketType.Reset, this.sendBuffer.next, now, undefined);
+        this.close(undefined, false);
+        return;
+      }
       this.state = 'connected';
       this.expiresAt = Infinity;
-      this.host.confirmed(this);
     }
 
     this.processAck(packet, now);
@@ -378,7 +389,11 @@ export class Connection {
       const out = this.sendBuffer.shift()!;
       ackedSomething = true;
       if (!out.sacked) acked += this.acknowledge(out, now);
-      if (out.type === PacketType.Fin) this.finState = 'acked';
+      if (out.type === PacketType.Fin) {
+        this.finState = 'acked';
+        // Everything we wrote, FIN included, is acknowledged: net's 'finish'.
+        this.host.events.push({ type: 'finish', connection: this });
+      }
     }
     if (this.highestSacked !== undefined && seqDiff(this.highestSacked, this.sendBuffer.oldest) > 0) this.highestSacked = undefined;
     if (packet.selectiveAck) acked += this.processSelectiveAck(ack, packet.selectiveAck, now);
@@ -565,9 +580,24 @@ export class Connection {
     if (this.state === 'connected') sentData = this.sendAllowed(now);
     if (this.ackPending && !sentData && this.state !== 'syn-sent' && this.state !== 'syn-recv') this.sendState(now);
     this.ackPending = false;
+    this.releaseWrites();
     if (this.writeBlocked && this.writeQueue.length < this.config.sendBufferSize) {
       this.writeBlocked = false;
       this.host.events.push({ type: 'drain', connection: this });
+    }
+  }
+
+  /**
+   * Tells the application when no queued byte points into its buffers any more ('written'):
+   * everything was packetized (copied), or the rest, less than a packet held back by Nagle or
+   * the window, is copied now so that its buffer does not wait for an ACK.
+   */
+  private releaseWrites(): void {
+    const queue = this.writeQueue;
+    if (queue.borrowed && queue.length < this.config.packetSize) queue.adopt();
+    if (this.writeOwed && !queue.borrowed) {
+      this.writeOwed = false;
+      this.host.events.push({ type: 'written', connection: this });
     }
   }
 
@@ -604,10 +634,9 @@ export class Connection {
           }
           break;
         }
-        const out = this.newPacket(PacketType.Data, this.writeQueue.take(size), now);
+        const out = this.sendNewData(size, now);
         if (size < maxPayload) this.lastSmallSeq = out.seq;
         this.bytesInFlight += size;
-        this.transmitData(out, now);
         sent = true;
         continue;
       }
@@ -641,10 +670,28 @@ export class Connection {
     return out;
   }
 
-  private transmitData(out: OutPacket, now: number): void {
+  /**
+   * Packetizes `size` queued bytes: header and payload in one datagram buffer, the payload copied
+   * out of the application's chunks (which it may reuse once told 'written'). The packet keeps
+   * the payload view for retransmissions, which get a buffer of their own (see sendHeader).
+   */
+  private sendNewData(size: number, now: number): OutPacket {
+    const f = this.headerFields(PacketType.Data, this.sendBuffer.next, now);
+    const at = headerSize(f);
+    const datagram = new Uint8Array(at + size);
+    encodeHeaderInto(f, datagram);
+    this.writeQueue.takeInto(datagram, at, size);
+    const out = this.newPacket(PacketType.Data, datagram.subarray(at), now);
+    this.transmitData(out, now, datagram);
+    return out;
+  }
+
+  /** Sends `out` (again); `datagram` is its first transmission, already encoded. */
+  private transmitData(out: OutPacket, now: number, datagram?: Uint8Array): void {
     out.sentAt = now;
     out.transmissions++;
-    this.sendHeader(out.type, out.seq, now, out.payload.length > 0 ? out.payload : undefined);
+    if (datagram) this.sendDatagram(datagram, now);
+    else this.sendHeader(out.type, out.seq, now, out.payload.length > 0 ? out.payload : undefined);
     this.counters.bytesSent += out.payload.length;
     if (this.rtoDeadline === Infinity) {
       this.rtoDeadline = now + this.rttEstimator.rto;
@@ -728,7 +775,29 @@ export class Connection {
     selectiveAck: undefined,
   };
 
+  /**
+   * Sends a packet with fresh header fields, header and payload copied into one new datagram
+   * buffer. A fresh buffer per transmission, never one rewritten in place: the OS may still hold
+   * an earlier transmission of it in its send queue.
+   */
   private sendHeader(type: PacketType, seq: number, now: number, payload: Uint8Array | undefined): void {
+    const f = this.headerFields(type, seq, now);
+    const size = headerSize(f);
+    const datagram = new Uint8Array(size + (payload?.length ?? 0));
+    encodeHeaderInto(f, datagram);
+    if (payload) datagram.set(payload, size);
+    this.sendDatagram(datagram, now);
+  }
+
+  private sendDatagram(datagram: Uint8Array, now: number): void {
+    this.counters.packetsSent++;
+    this.lastSent = now;
+    // The whole datagram goes in `header`: one buffer, one iovec for the driver.
+    this.host.transmit(this.remote, datagram, undefined);
+  }
+
+  /** Header fields for a packet sent now: ack_nr, window, timestamps and SACK are always current. */
+  private headerFields(type: PacketType, seq: number, now: number): HeaderFields {
     const f = this.fields;
     f.type = type;
     f.connectionId = this.sendId;
@@ -738,11 +807,7 @@ export class Connection {
     f.seq = seq;
     f.ack = this.ackNr;
     f.selectiveAck = this.recvBuffer.count > 0 ? this.recvBuffer.selectiveAck(this.ackNr, MAX_SACK_BYTES) : undefined;
-    const header = new Uint8Array(headerSize(f));
-    encodeHeaderInto(f, header);
-    this.counters.packetsSent++;
-    this.lastSent = now;
-    this.host.transmit(this.remote, header, payload);
+    return f;
   }
 
   // ---------------------------------------------------------------- time

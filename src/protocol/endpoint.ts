@@ -173,12 +173,23 @@ export class Endpoint implements ConnectionHost {
     this.connectionCount--;
     if (this.unconfirmed.delete(connection)) return;
     if (!connection.isInitiator) this.incomingConfirmed--;
+    // Lingering connections outlive their application socket: the driver waits for this event
+    // before it closes the UDP socket they still need.
+    this.events.push({ type: 'removed', connection });
   }
 
-  confirmed(connection: Connection): void {
+  confirmed(connection: Connection): boolean {
+    // Not listening any more (server.close()): net does not announce a connection then.
+    if (!this.listening) return false;
     this.unconfirmed.delete(connection);
     this.incomingConfirmed++;
     this.events.push({ type: 'connection', connection });
+    return true;
+  }
+
+  /** Connections the application was told about (initiated, or confirmed) and not yet removed, lingering ones included. */
+  get announced(): number {
+    return this.connectionCount - this.unconfirmed.size;
   }
 
   // ---------------------------------------------------------------- internals

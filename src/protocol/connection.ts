@@ -51,6 +51,8 @@ const MAX_REORDER_THRESHOLD = 32;
 const DUP_ACK_THRESHOLD = 3;
 /** Extra confirming STATEs an initiator sends while the acceptor stays silent. */
 const MAX_CONFIRM_REPEATS = 3;
+/** Queued bytes at most that are copied (not waited for) to give the application its buffers back. */
+const WRITE_LOW_WATER = 64 * 1024;
 /** Floor of the tail-loss timer (ms): below it, scheduling noise would look like loss. */
 const MIN_TAIL_LOSS_DELAY = 20;
 /** How far behind the oldest unacked packet an ack_nr on a reordered packet may be. */
@@ -589,12 +591,14 @@ export class Connection {
 
   /**
    * Tells the application when no queued byte points into its buffers any more ('written'):
-   * everything was packetized (copied), or the rest, less than a packet held back by Nagle or
-   * the window, is copied now so that its buffer does not wait for an ACK.
+   * everything was packetized (copied), or the rest is small and copied now. The copy of a
+   * small rest means a partial packet held by Nagle or the window does not keep the buffer
+   * until an ACK, and the application hears in time to write more before the queue runs dry
+   * (no pause in sending per write).
    */
   private releaseWrites(): void {
     const queue = this.writeQueue;
-    if (queue.borrowed && queue.length < this.config.packetSize) queue.adopt();
+    if (queue.borrowed && queue.length <= Math.max(WRITE_LOW_WATER, this.config.packetSize)) queue.adopt();
     if (this.writeOwed && !queue.borrowed) {
       this.writeOwed = false;
       this.host.events.push({ type: 'written', connection: this });

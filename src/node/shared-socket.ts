@@ -155,7 +155,10 @@ export class SharedSocket extends EventEmitter {
     this.driver.socket.send(data, p, h, callback);
   }
 
-  /** Stops accepting; the UDP socket closes once the application's connections are gone. */
+  /**
+   * Stops accepting; the UDP socket closes once the application's connections are gone and those
+   * still finishing their FIN exchange (or re-acking the peer's FIN) were removed.
+   */
   close(callback?: () => void): this {
     if (callback) this.once('close', callback);
     if (this.closingFlag) return this;

@@ -15,6 +15,8 @@ export interface SocketOptions {
  * A µTP connection as a `stream.Duplex`, shaped like `net.Socket`: 'connect', remote/local
  * address getters, `setTimeout`, `end`, `destroy`, backpressure through `write()` and 'drain'.
  * Errors carry `code` (ECONNREFUSED, ECONNRESET, ETIMEDOUT) and arrive as 'error' on this socket.
+ * As with net: after write()'s callback the buffer is the application's again, and 'finish' means
+ * the peer acknowledged everything written (our FIN included).
  */
 export class Socket extends Duplex implements ConnectionOwner {
   /** True until 'connect' (outgoing sockets). */

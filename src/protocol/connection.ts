@@ -208,7 +208,10 @@ export class Connection {
 
   // ---------------------------------------------------------------- application side
 
-  /** Queues bytes for sending. Returns false when the queue is over the send buffer size. */
+  /**
+   * Queues bytes for sending. Returns false when the queue is over the send buffer size. The
+   * connection reads `data` (no copy) until its 'written' event: leave it unchanged until then.
+   */
   write(data: Uint8Array): boolean {
     if (this.finState !== 'open' || this.state === 'closed') return false;
     if (data.length > 0) {

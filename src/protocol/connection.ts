@@ -6,6 +6,7 @@ import { encodeHeaderInto, headerSize, PacketType, type HeaderFields, type Packe
 import { RecvBuffer } from './recv-buffer.js';
 import { RttEstimator } from './rtt.js';
 import { SendBuffer, type OutPacket } from './send-buffer.js';
+import { allocDatagram } from './datagram-pool.js';
 import { WriteQueue } from './write-queue.js';
 import { seqAdd, seqDiff } from './seq.js';
 import { newCounters, type ConnectionCounters, type ConnectionStats } from './stats.js';
@@ -685,10 +686,11 @@ export class Connection {
   private sendNewData(size: number, now: number): OutPacket {
     const f = this.headerFields(PacketType.Data, this.sendBuffer.next, now);
     const at = headerSize(f);
-    const datagram = new Uint8Array(at + size);
+    const datagram = allocDatagram(at + size);
     encodeHeaderInto(f, datagram);
     this.writeQueue.takeInto(datagram, at, size);
-    const out = this.newPacket(PacketType.Data, datagram.subarray(at), now);
+    // A view by constructor: cheaper than subarray() on the hot path.
+    const out = this.newPacket(PacketType.Data, new Uint8Array(datagram.buffer, datagram.byteOffset + at, size), now);
     this.transmitData(out, now, datagram);
     return out;
   }
@@ -790,7 +792,7 @@ export class Connection {
   private sendHeader(type: PacketType, seq: number, now: number, payload: Uint8Array | undefined): void {
     const f = this.headerFields(type, seq, now);
     const size = headerSize(f);
-    const datagram = new Uint8Array(size + (payload?.length ?? 0));
+    const datagram = allocDatagram(size + (payload?.length ?? 0));
     encodeHeaderInto(f, datagram);
     if (payload) datagram.set(payload, size);
     this.sendDatagram(datagram, now);

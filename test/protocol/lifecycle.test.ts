@@ -91,10 +91,10 @@ describe("'finish': the peer acknowledged everything we wrote", () => {
   test("no 'finish' while the peer does not read and the data cannot all be acked", () => {
     const net = new SimNetwork({ seed: 83, link: { latency: 10 } });
     const a = net.addHost('a');
-    const b = net.addHost('b', { listening: true, accept: { autoRead: false } });
+    // b holds a third of the data unread at most.
+    const b = net.addHost('b', { listening: true, accept: { autoRead: false }, config: { receiveBufferSize: 100_000 } });
     const data = seededBytes(83, 300_000);
     const conn = net.connect(a, b, { send: data }, { sendBufferSize: 64 * 1024 });
-    b.endpoint.config.receiveBufferSize = 100_000; // b can hold a third of it unread
     net.advance(30_000);
     assert.equal(a.events('finish', conn).length, 0, 'finish before the peer had the data');
     const acc = b.accepted[0]!;

@@ -132,6 +132,26 @@ describe('lifecycle keeps net promises', { timeout: 90_000 }, () => {
     assert.equal(sizeAtClose, 0, 'the UDP socket closed with a connection still in its FIN exchange');
   });
 
+  test('the pooled UDP socket stays open while a connection lingers, and closes after it', { timeout: 20_000 }, async () => {
+    const server = createServer((socket: Socket) => {
+      track(socket);
+      socket.resume();
+      socket.on('end', () => socket.end()); // the client closes first: it re-acks the server's FIN
+    });
+    const port = await listen(server);
+    const client = track(connect(port, '127.0.0.1'));
+    client.resume();
+    client.end(randomBytes(100_000));
+    await once(client, 'close');
+    const localPort = client.localPort;
+    assert.equal(typeof localPort, 'number');
+    // The old code closed the pooled socket on the next setImmediate after the last socket went.
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(client.localPort, localPort, 'the UDP socket is still open for the lingering connection');
+    // It closes by itself once the linger (3 s by default) is over.
+    await until(() => client.localPort === undefined);
+  });
+
   test("a connection confirmed after server.close() is reset, not announced as 'connection'", { timeout: 20_000 }, async () => {
     const connections: Socket[] = [];
     const server = createServer((socket: Socket) => {

@@ -57,6 +57,7 @@ export class SharedSocket extends EventEmitter {
     this.driver = new UdpDriver(type, config, { send: udpSend });
     this.driver.on('message', (data: Buffer, rinfo: dgram.RemoteInfo) => this.emit('message', data, rinfo));
     this.driver.on('connection', (connection: Connection) => this.accept(connection));
+    this.driver.on('removed', () => this.maybeFinishClose());
     this.driver.on('error', (error: Error) => this.emit('error', error));
     this.driver.on('close', () => this.emitClose());
   }
@@ -151,7 +152,7 @@ export class SharedSocket extends EventEmitter {
     const p = validatePort(port, false);
     const h = validateHost(host) ?? (this.type === 'udp6' ? '::1' : '127.0.0.1');
     if (this.closingFlag || this.driver.isClosed) throw new UtpError('ERR_SOCKET_CLOSED', 'socket is closed');
-    const socket = new Socket(this.socketOptions);
+    const socket = this.newSocket();
     this.track(socket);
     const start = (address: string): void => {
       if (socket.destroyed) return;
@@ -185,7 +186,10 @@ export class SharedSocket extends EventEmitter {
     this.driver.socket.send(data, p, h, callback);
   }
 
-  /** Stops accepting; the UDP socket closes once the application's connections are gone. */
+  /**
+   * Stops accepting; the UDP socket closes once the application's connections are gone and those
+   * still finishing their FIN exchange (or re-acking the peer's FIN) were removed.
+   */
   close(callback?: () => void): this {
     if (callback) this.once('close', callback);
     if (this.closingFlag) return this;
@@ -215,8 +219,12 @@ export class SharedSocket extends EventEmitter {
     return this;
   }
 
+  private newSocket(): Socket {
+    return new Socket({ ...this.socketOptions, writableHighWaterMark: this.driver.endpoint.config.sendBufferSize });
+  }
+
   private accept(connection: Connection): void {
-    const socket = new Socket(this.socketOptions);
+    const socket = this.newSocket();
     socket.attach(this.driver, connection);
     socket.connecting = false;
     this.track(socket);
@@ -233,9 +241,18 @@ export class SharedSocket extends EventEmitter {
   }
 
   private maybeFinishClose(): void {
-    if (!this.closingFlag || this.sockets.size > 0) return;
+    if (!this.closingFlag || this.sockets.size > 0 || this.driver.isClosed) return;
+    if (this.driver.endpoint.announced > 0) {
+      // Connections whose sockets are gone still finish their FIN exchange (or re-ack the
+      // peer's FIN) here: the UDP socket waits for their 'removed'. connect()'s pool does not
+      // keep the process alive for them (like TCP's TIME_WAIT, which lives in the kernel).
+      if (this.closeWhenIdleFlag) this.driver.socket.unref();
+      return;
+    }
     // Let the RESETs and FINs of the last destroy go out before the socket closes.
-    setImmediate(() => this.driver.close());
+    setImmediate(() => {
+      if (this.driver.endpoint.announced === 0) this.driver.close();
+    });
   }
 
   private emitClose(): void {

@@ -7,12 +7,16 @@ import type { ConnectionOwner, UdpDriver } from './udp-driver.js';
 export interface SocketOptions {
   /** Keep the writable side open after the peer ends (net semantics). Default false. */
   allowHalfOpen?: boolean;
+  /** @internal write() returns false beyond this many unsent bytes (the send buffer size). */
+  writableHighWaterMark?: number;
 }
 
 /**
  * A µTP connection as a `stream.Duplex`, shaped like `net.Socket`: 'connect', remote/local
  * address getters, `setTimeout`, `end`, `destroy`, backpressure through `write()` and 'drain'.
  * Errors carry `code` (ECONNREFUSED, ECONNRESET, ETIMEDOUT) and arrive as 'error' on this socket.
+ * As with net: after write()'s callback the buffer is the application's again, and 'finish' means
+ * the peer acknowledged everything written (our FIN included).
  */
 export class Socket extends Duplex implements ConnectionOwner {
   /** True until 'connect' (outgoing sockets). */
@@ -22,7 +26,13 @@ export class Socket extends Duplex implements ConnectionOwner {
   /** A write or end that arrived while the host name was still being resolved. */
   private deferred: (() => void) | undefined;
   private noDelay = false;
+  /**
+   * The callback of the write in progress: called once the connection no longer refers to the
+   * written buffers ('written': packetized, i.e. copied), so the application may reuse them.
+   */
   private pendingWrite: ((error?: Error | null) => void) | undefined;
+  /** _final's callback: called when the peer acknowledged our FIN ('finish' means delivered). */
+  private pendingFinal: ((error?: Error | null) => void) | undefined;
   private idleTimeout = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private lastActivity = 0;
@@ -31,7 +41,14 @@ export class Socket extends Duplex implements ConnectionOwner {
 
   /** @internal Sockets come from `connect()`, a Server or a SharedSocket. */
   constructor(options: SocketOptions = {}) {
-    super({ allowHalfOpen: options.allowHalfOpen ?? false, decodeStrings: true, emitClose: true });
+    // The written chunks wait in the Writable's buffer (not copied) until the connection takes
+    // them: a high-water mark of the send buffer size keeps as much queued as the core used to.
+    super({
+      allowHalfOpen: options.allowHalfOpen ?? false,
+      decodeStrings: true,
+      emitClose: true,
+      ...(options.writableHighWaterMark === undefined ? {} : { writableHighWaterMark: options.writableHighWaterMark }),
+    });
     this.connecting = true;
   }
 
@@ -169,17 +186,23 @@ export class Socket extends Duplex implements ConnectionOwner {
         // so a socket that only writes still closes.
         this.read(0);
         return;
-      case 'drain':
+      case 'written':
         this.releaseWrite();
+        return;
+      case 'finish':
+        this.releaseFinal();
         return;
       case 'close':
         if (event.error) this.destroy(event.error);
         else if (!this.destroyed) {
           this.push(null);
           this.releaseWrite();
+          this.releaseFinal();
         }
         return;
+      case 'drain':
       case 'connection':
+      case 'removed':
         return;
     }
   }
@@ -187,6 +210,12 @@ export class Socket extends Duplex implements ConnectionOwner {
   private releaseWrite(): void {
     const callback = this.pendingWrite;
     this.pendingWrite = undefined;
+    callback?.();
+  }
+
+  private releaseFinal(): void {
+    const callback = this.pendingFinal;
+    this.pendingFinal = undefined;
     callback?.();
   }
 
@@ -199,10 +228,12 @@ export class Socket extends Duplex implements ConnectionOwner {
       return;
     }
     this.touch();
-    const ok = connection.write(chunk);
+    if (connection.state === 'closed') return callback(writeAfterClose());
+    if (chunk.length === 0) return callback();
+    // The connection reads `chunk` until it is packetized: call back on 'written', not now.
+    this.pendingWrite = callback;
+    connection.write(chunk);
     this.driver.scheduleFlush();
-    if (ok) callback();
-    else this.pendingWrite = callback;
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
@@ -212,11 +243,11 @@ export class Socket extends Duplex implements ConnectionOwner {
       return;
     }
     this.touch();
-    let ok = true;
-    for (const { chunk } of chunks) ok = connection.write(chunk);
+    if (connection.state === 'closed') return callback(writeAfterClose());
+    this.pendingWrite = callback;
+    for (const { chunk } of chunks) connection.write(chunk);
+    if (connection.writableLength === 0) return this.releaseWrite(); // all empty
     this.driver.scheduleFlush();
-    if (ok) callback();
-    else this.pendingWrite = callback;
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -224,9 +255,12 @@ export class Socket extends Duplex implements ConnectionOwner {
       this.deferred = () => this._final(callback);
       return;
     }
+    // 'finish' waits until the peer acknowledged everything, FIN included (net's promise that
+    // the bytes were handed on); a connection that closes first releases it too.
+    if (this.connection.state === 'closed') return callback();
+    this.pendingFinal = callback;
     this.connection.end();
     this.driver.scheduleFlush();
-    callback();
   }
 
   override _read(): void {
@@ -245,9 +279,15 @@ export class Socket extends Duplex implements ConnectionOwner {
       this.driver.scheduleFlush();
     }
     this.releaseWrite();
+    this.releaseFinal();
     const release = this.onRelease;
     this.onRelease = undefined;
     release?.();
     callback(error);
   }
+}
+
+/** A write on a connection that already closed (both directions finished): net says EPIPE. */
+function writeAfterClose(): Error {
+  return Object.assign(new Error('This socket has been ended by the other party'), { code: 'EPIPE' });
 }

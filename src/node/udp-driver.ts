@@ -245,8 +245,8 @@ export class UdpDriver extends EventEmitter {
     try {
       for (; i < events.length; i++) {
         const event = events[i]!;
-        if (event.type === 'connection') {
-          this.emit('connection', event.connection);
+        if (event.type === 'connection' || event.type === 'removed') {
+          this.emit(event.type, event.connection);
           continue;
         }
         const owner = event.connection.context as ConnectionOwner | undefined;

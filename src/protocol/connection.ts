@@ -7,6 +7,7 @@ import { encodeHeaderInto, HEADER_SIZE, headerSize, PacketType, type HeaderField
 import { RecvBuffer } from './recv-buffer.js';
 import { RttEstimator } from './rtt.js';
 import { SendBuffer, type OutPacket } from './send-buffer.js';
+import { allocDatagram } from './datagram-pool.js';
 import { WriteQueue } from './write-queue.js';
 import { seqAdd, seqDiff } from './seq.js';
 import { newCounters, type ConnectionCounters, type ConnectionStats } from './stats.js';
@@ -26,8 +27,11 @@ export interface ConnectionHost {
   wake(deadline: number): void;
   /** The connection is finished with: forget it. */
   remove(connection: Connection): void;
-  /** The initiator confirmed this incoming connection. */
-  confirmed(connection: Connection): void;
+  /**
+   * The initiator confirmed this incoming connection. False when it is no longer wanted (the
+   * endpoint stopped listening since the SYN): the connection then resets and goes away unseen.
+   */
+  confirmed(connection: Connection): boolean;
 }
 
 /**
@@ -50,6 +54,8 @@ const MAX_REORDER_THRESHOLD = 32;
 const DUP_ACK_THRESHOLD = 3;
 /** Extra confirming STATEs an initiator sends while the acceptor stays silent. */
 const MAX_CONFIRM_REPEATS = 3;
+/** Queued bytes at most that are copied (not waited for) to give the application its buffers back. */
+const WRITE_LOW_WATER = 64 * 1024;
 /** Floor of the tail-loss timer (ms): below it, scheduling noise would look like loss. */
 const MIN_TAIL_LOSS_DELAY = 20;
 /**
@@ -138,6 +144,8 @@ export class Connection {
 
   private readonly writeQueue = new WriteQueue();
   private writeBlocked = false;
+  /** The application wrote since the last 'written' event: it is owed one. */
+  private writeOwed = false;
   /** Nagle off: send partial packets at once. */
   private noDelay = false;
   /** seq_nr of the last partial (small) DATA packet sent, for Nagle. */
@@ -253,11 +261,15 @@ export class Connection {
 
   // ---------------------------------------------------------------- application side
 
-  /** Queues bytes for sending. Returns false when the queue is over the send buffer size. */
+  /**
+   * Queues bytes for sending. Returns false when the queue is over the send buffer size. The
+   * connection reads `data` (no copy) until its 'written' event: leave it unchanged until then.
+   */
   write(data: Uint8Array): boolean {
     if (this.finState !== 'open' || this.state === 'closed') return false;
     if (data.length > 0) {
       this.writeQueue.push(data);
+      this.writeOwed = true;
       this.requestFlush();
     }
     const ok = this.writeQueue.length < this.config.sendBufferSize;
@@ -390,9 +402,14 @@ export class Connection {
     this.confirmDeadline = Infinity; // the acceptor spoke: it is confirmed
     if (this.state === 'syn-recv') {
       // classify() checked the proof: ack_nr is exactly ISN - 1, which only the initiator saw.
+      if (!this.host.confirmed(this)) {
+        // As net after server.close(): the connection is refused, never announced.
+        this.sendHeader(PacketType.Reset, this.sendBuffer.next, now, undefined);
+        this.close(undefined, false);
+        return;
+      }
       this.state = 'connected';
       this.expiresAt = Infinity;
-      this.host.confirmed(this);
     }
 
     this.processAck(packet, now);
@@ -532,7 +549,11 @@ export class Connection {
       const out = this.sendBuffer.shift()!;
       ackedSomething = true;
       if (!out.sacked) acked += this.acknowledge(out, now);
-      if (out.type === PacketType.Fin) this.finState = 'acked';
+      if (out.type === PacketType.Fin) {
+        this.finState = 'acked';
+        // Everything we wrote, FIN included, is acknowledged: net's 'finish'.
+        this.host.events.push({ type: 'finish', connection: this });
+      }
     }
     if (this.highestSacked !== undefined && seqDiff(this.highestSacked, this.sendBuffer.oldest) > 0) this.highestSacked = undefined;
     if (packet.selectiveAck) acked += this.processSelectiveAck(ack, packet.selectiveAck, now);
@@ -731,6 +752,7 @@ export class Connection {
     if (mayAck && (this.sackOwed || (this.ackPending && !sentData))) this.sendState(now);
     this.ackPending = false;
     this.sackOwed = false;
+    this.releaseWrites();
     if (this.writeBlocked && this.writeQueue.length < this.config.sendBufferSize) {
       this.writeBlocked = false;
       this.host.events.push({ type: 'drain', connection: this });
@@ -740,6 +762,22 @@ export class Connection {
   /** Payload per DATA packet: room for the header and a small selective ACK, so no datagram exceeds packetSize (see sendHeader). */
   private get maxPayload(): number {
     return this.config.packetSize - HEADER_SIZE - SACK_RESERVE;
+  }
+
+  /**
+   * Tells the application when no queued byte points into its buffers any more ('written'):
+   * everything was packetized (copied), or the rest is small and copied now. The copy of a
+   * small rest means a partial packet held by Nagle or the window does not keep the buffer
+   * until an ACK, and the application hears in time to write more before the queue runs dry
+   * (no pause in sending per write).
+   */
+  private releaseWrites(): void {
+    const queue = this.writeQueue;
+    if (queue.borrowed && queue.length <= Math.max(WRITE_LOW_WATER, this.config.packetSize)) queue.adopt();
+    if (this.writeOwed && !queue.borrowed) {
+      this.writeOwed = false;
+      this.host.events.push({ type: 'written', connection: this });
+    }
   }
 
   private sendAllowed(now: number): boolean {
@@ -775,10 +813,9 @@ export class Connection {
           }
           break;
         }
-        const out = this.newPacket(PacketType.Data, this.writeQueue.take(size), now);
+        const out = this.sendNewData(size, now);
         if (size < maxPayload) this.lastSmallSeq = out.seq;
         this.bytesInFlight += size;
-        this.transmitData(out, now);
         sent = true;
         continue;
       }
@@ -812,10 +849,29 @@ export class Connection {
     return out;
   }
 
-  private transmitData(out: OutPacket, now: number): void {
+  /**
+   * Packetizes `size` queued bytes: header and payload in one datagram buffer, the payload copied
+   * out of the application's chunks (which it may reuse once told 'written'). The packet keeps
+   * the payload view for retransmissions, which get a buffer of their own (see sendHeader).
+   */
+  private sendNewData(size: number, now: number): OutPacket {
+    const f = this.headerFields(PacketType.Data, this.sendBuffer.next, now, size);
+    const at = headerSize(f);
+    const datagram = allocDatagram(at + size);
+    encodeHeaderInto(f, datagram);
+    this.writeQueue.takeInto(datagram, at, size);
+    // A view by constructor: cheaper than subarray() on the hot path.
+    const out = this.newPacket(PacketType.Data, new Uint8Array(datagram.buffer, datagram.byteOffset + at, size), now);
+    this.transmitData(out, now, datagram);
+    return out;
+  }
+
+  /** Sends `out` (again); `datagram` is its first transmission, already encoded. */
+  private transmitData(out: OutPacket, now: number, datagram?: Uint8Array): void {
     out.sentAt = now;
     out.transmissions++;
-    this.sendHeader(out.type, out.seq, now, out.payload.length > 0 ? out.payload : undefined);
+    if (datagram) this.sendDatagram(datagram, now);
+    else this.sendHeader(out.type, out.seq, now, out.payload.length > 0 ? out.payload : undefined);
     this.counters.bytesSent += out.payload.length;
     if (this.rtoDeadline === Infinity) {
       this.rtoDeadline = now + this.rttEstimator.rto;
@@ -899,7 +955,29 @@ export class Connection {
     selectiveAck: undefined,
   };
 
+  /**
+   * Sends a packet with fresh header fields, header and payload copied into one new datagram
+   * buffer. A fresh buffer per transmission, never one rewritten in place: the OS may still hold
+   * an earlier transmission of it in its send queue.
+   */
   private sendHeader(type: PacketType, seq: number, now: number, payload: Uint8Array | undefined): void {
+    const f = this.headerFields(type, seq, now, payload?.length ?? 0);
+    const size = headerSize(f);
+    const datagram = allocDatagram(size + (payload?.length ?? 0));
+    encodeHeaderInto(f, datagram);
+    if (payload) datagram.set(payload, size);
+    this.sendDatagram(datagram, now);
+  }
+
+  private sendDatagram(datagram: Uint8Array, now: number): void {
+    this.counters.packetsSent++;
+    this.lastSent = now;
+    // The whole datagram goes in `header`: one buffer, one iovec for the driver.
+    this.host.transmit(this.remote, datagram, undefined, this);
+  }
+
+  /** Header fields for a packet sent now: ack_nr, window, timestamps and SACK are always current. */
+  private headerFields(type: PacketType, seq: number, now: number, payloadLength: number): HeaderFields {
     const f = this.fields;
     f.type = type;
     f.connectionId = this.sendId;
@@ -908,12 +986,8 @@ export class Connection {
     f.windowSize = this.advertisedWindow = this.receiveWindow();
     f.seq = seq;
     f.ack = this.ackNr;
-    f.selectiveAck = this.recvBuffer.count > 0 ? this.fittingSack(payload?.length ?? 0) : undefined;
-    const header = new Uint8Array(headerSize(f));
-    encodeHeaderInto(f, header);
-    this.counters.packetsSent++;
-    this.lastSent = now;
-    this.host.transmit(this.remote, header, payload, this);
+    f.selectiveAck = this.recvBuffer.count > 0 ? this.fittingSack(payloadLength) : undefined;
+    return f;
   }
 
   /**

@@ -215,12 +215,23 @@ export class Endpoint implements ConnectionHost {
     this.recentlyClosed.set(closed, connection.sendId);
     if (this.recentlyClosed.size > MAX_RECENTLY_CLOSED) this.recentlyClosed.delete(this.recentlyClosed.keys().next().value!);
     if (!connection.isInitiator) this.incomingConfirmed--;
+    // Lingering connections outlive their application socket: the driver waits for this event
+    // before it closes the UDP socket they still need.
+    this.events.push({ type: 'removed', connection });
   }
 
-  confirmed(connection: Connection): void {
+  confirmed(connection: Connection): boolean {
+    // Not listening any more (server.close()): net does not announce a connection then.
+    if (!this.listening) return false;
     this.unconfirmed.delete(connection);
     this.incomingConfirmed++;
     this.events.push({ type: 'connection', connection });
+    return true;
+  }
+
+  /** Connections the application was told about (initiated, or confirmed) and not yet removed, lingering ones included. */
+  get announced(): number {
+    return this.connectionCount - this.unconfirmed.size;
   }
 
   // ---------------------------------------------------------------- internals

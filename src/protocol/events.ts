@@ -8,7 +8,11 @@ export interface Remote {
   readonly family: 'IPv4' | 'IPv6';
 }
 
-/** A datagram to send: header (with extensions) and an optional payload, sent as two iovecs. */
+/**
+ * A datagram to send: `header` then `payload` when there is one. Connections put the whole
+ * datagram (header, extensions, payload) in `header` and leave `payload` undefined; a driver
+ * sends `[header, payload]` as two iovecs only when a payload is given.
+ */
 export interface Transmit {
   remote: Remote;
   header: Uint8Array;
@@ -28,9 +32,21 @@ export type EndpointEvent =
   | { type: 'connect'; connection: Connection }
   /** In-order bytes for the application. */
   | { type: 'data'; connection: Connection; data: Uint8Array }
+  /** The peer acknowledged everything we wrote and our FIN: net's 'finish'. */
+  | { type: 'finish'; connection: Connection }
   /** The peer finished sending (its FIN and everything before it arrived). */
   | { type: 'end'; connection: Connection }
   /** The send queue fell below the send buffer size: the application may write more. */
   | { type: 'drain'; connection: Connection }
+  /**
+   * Nothing queued by write() refers to the application's buffers any more (packetized, i.e.
+   * copied): it may reuse them. net's write callback.
+   */
+  | { type: 'written'; connection: Connection }
   /** The connection is over: gracefully (no error) or with ECONNRESET, ECONNREFUSED, ETIMEDOUT. */
-  | { type: 'close'; connection: Connection; error: UtpError | undefined };
+  | { type: 'close'; connection: Connection; error: UtpError | undefined }
+  /**
+   * The endpoint forgot an announced connection: after 'close', and after any linger (a
+   * connection finishing its FIN exchange in the background, or re-acking the peer's FIN).
+   */
+  | { type: 'removed'; connection: Connection };

@@ -1,7 +1,13 @@
 /**
- * Bytes the application wrote and the connection has not packetized yet. Packets are cut from
- * it as views into the written chunks when one chunk holds the whole packet (no copy), and
- * copied together only when a packet spans chunks.
+ * Bytes the application wrote and the connection has not packetized yet.
+ *
+ * Ownership (net's promise: once write()'s callback ran, the buffer is the application's again):
+ * the queue holds the application's own chunks, without copying, only until they are packetized.
+ * `takeInto` copies each packet's payload out of them into the datagram buffer the packet is sent
+ * (and resent) from, so nothing in flight points into application memory. `borrowed` tells
+ * whether any queued byte still lives in an application buffer; `adopt` copies a small remainder
+ * (less than a packet, held back by Nagle or the window) so the application need not wait for
+ * an ACK to get its buffer back.
  */
 export class WriteQueue {
   private readonly chunks: Uint8Array[] = [];
@@ -9,33 +15,43 @@ export class WriteQueue {
   private offset = 0;
   /** Bytes queued. */
   length = 0;
+  /** Some queued bytes are still views of the application's buffers. */
+  borrowed = false;
 
   push(data: Uint8Array): void {
+    if (data.length === 0) return;
     this.chunks.push(data);
     this.length += data.length;
+    this.borrowed = true;
   }
 
-  /** Takes the next `size` (<= length) bytes. */
-  take(size: number): Uint8Array {
+  /** Copies the next `size` (<= length) bytes into `out` at `at` and drops them from the queue. */
+  takeInto(out: Uint8Array, at: number, size: number): void {
     this.length -= size;
-    const first = this.chunks[this.head]!;
-    if (first.length - this.offset >= size) {
-      const view = first.subarray(this.offset, this.offset + size);
-      this.offset += size;
-      if (this.offset === first.length) this.nextChunk();
-      return view;
-    }
-    const out = new Uint8Array(size);
     let filled = 0;
     while (filled < size) {
       const chunk = this.chunks[this.head]!;
       const n = Math.min(size - filled, chunk.length - this.offset);
-      out.set(chunk.subarray(this.offset, this.offset + n), filled);
+      out.set(n === chunk.length ? chunk : chunk.subarray(this.offset, this.offset + n), at + filled);
       filled += n;
       this.offset += n;
       if (this.offset === chunk.length) this.nextChunk();
     }
-    return out;
+    if (this.length === 0) this.borrowed = false;
+  }
+
+  /** Replaces what is queued by one copy of it: no application buffer is referenced afterwards. */
+  adopt(): void {
+    if (!this.borrowed) return;
+    const copy = new Uint8Array(this.length);
+    const size = this.length;
+    this.takeInto(copy, 0, size);
+    this.clear();
+    if (size > 0) {
+      this.chunks.push(copy);
+      this.length = size;
+    }
+    this.borrowed = false;
   }
 
   clear(): void {
@@ -43,6 +59,7 @@ export class WriteQueue {
     this.head = 0;
     this.offset = 0;
     this.length = 0;
+    this.borrowed = false;
   }
 
   private nextChunk(): void {

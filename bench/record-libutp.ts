@@ -2,7 +2,7 @@
  * Records a real µTP session between microtp and libutp (utp-native) on loopback, for the
  * mutation fuzzer's corpus. Not a test: run it by hand after `npm run build:all`:
  *
- *     node build/test/helpers/record-libutp.js > test/fixtures/libutp-session.hex
+ *     node build/bench/record-libutp.js > test/fixtures/libutp-session.hex
  *
  * A UDP relay in this process sits between the two and records both directions: session 1,
  * microtp connects to a libutp server, sends 60 kB, libutp answers 30 kB, both end; session 2,
@@ -15,8 +15,8 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import utp from 'utp-native';
-import * as microtp from '../../src/index.js';
-import { decodePacket } from '../../src/protocol/packet.js';
+import * as microtp from '../src/index.js';
+import { decodePacket } from '../src/protocol/packet.js';
 
 const HOST = '127.0.0.1';
 const MAX_LINES = 300;

@@ -107,7 +107,7 @@ async function session2(): Promise<void> {
 
 await session1();
 await session2();
-console.log('# microtp <-> libutp (utp-native) on loopback, recorded by test/helpers/record-libutp.ts.');
+console.log('# microtp <-> libutp (utp-native) on loopback, recorded by bench/record-libutp.ts.');
 console.log('# m: microtp client (>) and libutp server (<); l: libutp client (>) and microtp server (<).');
 console.log('# Payloads cut to 48 bytes. Format: <session><direction> <datagram hex>.');
 for (const line of lines) console.log(line);

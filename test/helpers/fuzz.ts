@@ -4,7 +4,7 @@
  * Corpus: datagrams recorded from simulator sessions (handshake, two-way transfer with loss,
  * FIN, RESET), the golden vectors of test/protocol/packet.test.ts, and a session between microtp
  * and libutp (utp-native) captured on loopback (test/fixtures/libutp-session.hex, made by
- * test/helpers/record-libutp.ts). Each iteration takes a corpus datagram or a recent genuine one
+ * bench/record-libutp.ts). Each iteration takes a corpus datagram or a recent genuine one
  * from the live pair, applies 1-4 mutations (bit flips, interesting byte values, header field
  * rewrites with seq/ack near the live connection's values, truncation, extension splicing,
  * replay of earlier datagrams) and delivers it to one side of a live connection pair, with the

@@ -249,6 +249,7 @@ async function libtorrentCase(t: TestContext, microtpInitiates: boolean, silent:
     assert.match(gone.error ?? '', /reset/i, `libtorrent's reason: ${JSON.stringify(gone)}`);
     assert.ok(goneAt - crashAt < PEER_GIVES_UP_MS, `libtorrent took ${goneAt - crashAt} ms: it timed out rather than honour the RESET`);
   } finally {
+    us.shared.close();
     await lt?.stop();
     await next?.close();
     await rm(dir, { recursive: true, force: true });
@@ -287,31 +288,41 @@ async function libutpCase(t: TestContext, microtpInitiates: boolean, silent: boo
   const us = await crashable(!microtpInitiates);
   let next: Successor | undefined;
   let server: utp.UTP | undefined;
-  const theirs: Duplex[] = [];
+  const sockets: Duplex[] = [];
   try {
-    // The libutp side's connection and how it ended.
-    let resolveTheirs!: (s: Duplex) => void;
-    const theirSocket = new Promise<Duplex>((resolve) => (resolveTheirs = resolve));
+    let peer: Duplex;
     let ours: Duplex;
     if (microtpInitiates) {
-      server = utp.createServer((conn: Duplex) => resolveTheirs(conn));
+      const accepted = new Promise<Duplex>((resolve) => (server = utp.createServer(resolve)));
       await new Promise<void>((resolve) => server!.listen(0, HOST, resolve));
-      ours = us.shared.connect(server.address().port, HOST);
+      ours = us.shared.connect(server!.address().port, HOST);
+      sockets.push(ours);
+      // libutp's acceptor stays in SYN_RECV, sending nothing, until the initiator's first DATA.
+      ours.write('hello');
+      peer = await withTimeout(accepted, 10_000, 'libutp accept');
     } else {
+      // microtp confirms an incoming connection on the initiator's first DATA: stream at once.
       const accepted = once(us.shared, 'connection') as Promise<[Duplex]>;
-      resolveTheirs(utp.connect(us.port, HOST));
-      [ours] = await withTimeout(accepted, 10_000, 'libutp connect');
+      peer = utp.connect(us.port, HOST);
+      stream(peer);
+      [ours] = await withTimeout(accepted, 10_000, 'microtp accept');
+      sockets.push(ours);
     }
+    sockets.push(peer);
     ours.on('error', () => {});
-    const peer = await withTimeout(theirSocket, 10_000, 'libutp connection');
-    theirs.push(peer);
+    // utp-native turns libutp's on_error into destroy(error) at once, but emits 'error' only
+    // with 'close', once libutp frees the socket on a later timeout tick (up to 500 ms on). Time
+    // the destroy(error) call: that is when libutp honoured the RESET.
     const ended = new Promise<{ at: number; error: Error | undefined }>((resolve) => {
-      let error: Error | undefined;
-      peer.on('error', (err: Error) => (error = err));
-      peer.on('close', () => resolve({ at: performance.now(), error }));
+      const destroy = peer.destroy.bind(peer);
+      peer.destroy = (error?: Error) => {
+        if (error) resolve({ at: performance.now(), error });
+        return destroy(error);
+      };
+      peer.on('error', () => {});
+      peer.on('close', () => resolve({ at: performance.now(), error: undefined }));
     });
-    stream(peer);
-    const crashAt = await withTimeout(
+    const crashed = withTimeout(
       new Promise<number>((resolve) =>
         afterBytes(ours, () => {
           const at = performance.now();
@@ -321,6 +332,8 @@ async function libutpCase(t: TestContext, microtpInitiates: boolean, silent: boo
       10_000,
       'transfer before the crash',
     );
+    if (microtpInitiates) stream(peer);
+    const crashAt = await crashed;
     next = silent ? await silentSuccessor(us.port) : await successor(us.port, !microtpInitiates);
     const end = await withTimeout(ended, silent ? 60_000 : 10_000, 'libutp close');
     report(t, `libutp (${silent ? 'control, no RESET' : 'RESET'}; error ${end.error?.message ?? 'none'})`, crashAt, end.at, next);
@@ -329,7 +342,8 @@ async function libutpCase(t: TestContext, microtpInitiates: boolean, silent: boo
     assert.equal(end.error?.message, 'UTP_ECONNRESET', 'libutp reports the RESET');
     assert.ok(end.at - crashAt < PEER_GIVES_UP_MS, `libutp took ${end.at - crashAt} ms: it timed out rather than honour the RESET`);
   } finally {
-    for (const s of theirs) s.destroy();
+    for (const s of sockets) s.destroy();
+    us.shared.close();
     if (server) await Promise.race([new Promise<void>((resolve) => server!.close(() => resolve())), new Promise((r) => setTimeout(r, 3000).unref())]);
     await next?.close();
   }

@@ -9,6 +9,10 @@ Run with Debian's /usr/bin/python3 (the one that has python3-libtorrent).
       {"event":"ready","port",...,"infoHash","pieceLength","length",
        "pieceHashes":[hex...],"sha256","dataPath","torrentPath"}
       then runs until stdin closes or SIGTERM/SIGINT.
+      --connect-port P: also connect out to 127.0.0.1:P (once the seed is up;
+      retried only until the first connection is made).
+      --report-peers: also print {"event":"peer_disconnected","error",
+      "errorValue","category","op"} JSON lines as the alerts arrive (test/interop/reset.test.ts times them).
 
   lt_peer.py download DIR --data PATH --peer-port P [--timeout S] [--tcp]
       Makes a v1-only torrent of PATH (a file the JS side seeds), prints
@@ -98,9 +102,18 @@ def make_session(tcp, verbose):
     return lt.session(settings)
 
 
+REPORT_PEERS = False
+
+
 def drain_alerts(ses):
     for a in ses.pop_alerts():
         log(type(a).__name__ + ':', a.message())
+        if not REPORT_PEERS:
+            continue
+        if isinstance(a, lt.peer_disconnected_alert):
+            emit({'event': 'peer_disconnected', 'error': a.error.message(),
+                  'errorValue': a.error.value(), 'category': a.error.category().name(),
+                  'op': str(a.op)})
 
 
 def wait_listening(ses, timeout=10.0):
@@ -179,8 +192,21 @@ def cmd_seed(args):
 
     emit(dict(meta, event='ready', port=port, sha256=sha256_file(data_path),
               dataPath=data_path, torrentPath=torrent_path))
-    while not stop.wait(0.2):
+    peer = (HOST, args.connect_port) if args.connect_port else None
+    last_connect = 0.0
+    connected = False
+    while not stop.is_set():
+        # wait_for_alert, not a fixed sleep: alerts (and so peer events) are
+        # reported within milliseconds, which reset.test.ts relies on to time them.
+        ses.wait_for_alert(50)
         drain_alerts(ses)
+        if peer and not connected:
+            if h.status().num_peers > 0:
+                connected = True
+            elif time.time() - last_connect > 2.0:
+                log('connect_peer', peer)
+                h.connect_peer(peer)
+                last_connect = time.time()
     log('stopping; uploaded', h.status().total_payload_upload, 'payload bytes')
     drain_alerts(ses)
     return 0
@@ -241,7 +267,11 @@ def main():
     p.add_argument('--data')
     p.add_argument('--peer-port', type=int)
     p.add_argument('--timeout', type=float, default=60.0)
+    p.add_argument('--connect-port', type=int, help='seed: also connect to 127.0.0.1:P')
+    p.add_argument('--report-peers', action='store_true', help='peer events as JSON lines')
     args = p.parse_args()
+    global REPORT_PEERS
+    REPORT_PEERS = args.report_peers
     if args.mode == 'seed':
         return cmd_seed(args)
     if not args.data or not args.peer_port:

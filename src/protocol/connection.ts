@@ -746,6 +746,8 @@ export class Connection {
   flush(now: number): void {
     this.dirty = false;
     let sentData = false;
+    // Acks may have taken the older oversized packets a waiting re-split was blocked on.
+    if (this.sendFailure.waiting && this.state === 'connected' && !this.resplitOversized(now)) return;
     if (this.state === 'connected') sentData = this.sendAllowed(now);
     const mayAck = this.state !== 'syn-sent' && this.state !== 'syn-recv';
     // A DATA packet's selective ACK is cut to fit packetSize: the whole one follows on a STATE.
@@ -802,6 +804,7 @@ export class Connection {
         sent = true;
         continue;
       }
+      if (this.sendFailure.waiting) break; // see sendFailure.waiting
       if (this.writeQueue.length > 0) {
         if (this.sendBuffer.full) break;
         const size = Math.min(maxPayload, this.writeQueue.length);
@@ -1104,6 +1107,12 @@ export class Connection {
     /** Persistent-error streak: its first and latest failure time (ms) and length. */
     streakStart: -Infinity,
     streak: 0,
+    /**
+     * Refused packets await their re-split (an older oversized packet is still in flight, or
+     * reports are still to come): no new data goes out meanwhile, as a packet that passed behind
+     * the refused ones would forbid renumbering them for good (see resplitOversized).
+     */
+    waiting: false,
   };
 
   /**
@@ -1188,11 +1197,16 @@ export class Connection {
       packets += Math.max(1, Math.ceil(out.payload.length / maxPayload)) - 1;
       if (out.sacked || (f.failed.get(seq) ?? 0) < out.transmissions) splittable = false;
     }
+    f.waiting = false;
     if (first === undefined) return true;
     if (!splittable || buffer.count + packets >= buffer.capacity - 1) {
-      // Waiting is right while some of those transmissions are still to be reported; a packet
+      // Waiting is right while some of those transmissions are still to be reported, or while
+      // the first oversized packet passed (before the size dropped) and awaits its ACK; a packet
       // refused twice has no report left to wait for.
-      if ((f.failed.get(first) ?? 0) < 2) return true;
+      if ((f.failed.get(first) ?? 0) < 2) {
+        f.waiting = true;
+        return true;
+      }
       this.close(sendFailed('EMSGSIZE'), false);
       return false;
     }

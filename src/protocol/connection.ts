@@ -169,6 +169,8 @@ export class Connection {
   private ackFloorAt: number;
   /** Newest timestamp on a valid packet from the peer (its clock, µs), undefined before one. */
   private peerTimestampHigh: number | undefined = undefined;
+  /** Our clock (ms) when peerTimestampHigh arrived: how far the peer's clock can have moved since. */
+  private peerTimestampHighAt = 0;
   /** syn-recv: packets whose ack_nr failed to prove the initiator saw our STATE. */
   private confirmFailures = 0;
   /** A DATA packet carried a truncated selective ACK: send the whole one on a STATE too. */
@@ -358,7 +360,7 @@ export class Connection {
     this.counters.packetsReceived++;
     // Validation first: a packet that fails it changes nothing (window, timestamps, delay
     // history, liveness, duplicate-ack count): forged packets must not steer the connection.
-    const verdict = this.classify(packet);
+    const verdict = this.classify(packet, now);
     if (verdict === 'invalid') {
       this.counters.invalidPackets++;
       if (this.state === 'syn-recv' && ++this.confirmFailures >= MAX_CONFIRM_FAILURES) {
@@ -445,7 +447,7 @@ export class Connection {
    * - syn-sent: only the acceptor's STATE (or RESET) acking our SYN exactly.
    * - syn-recv: ack_nr exactly ISN - 1, the proof that the initiator saw our STATE.
    */
-  private classify(packet: Packet): 'valid' | 'duplicate' | 'invalid' {
+  private classify(packet: Packet, now: number): 'valid' | 'duplicate' | 'invalid' {
     const oldest = this.sendBuffer.oldest;
     const next = this.sendBuffer.next;
     const ack = packet.ack;
@@ -468,7 +470,14 @@ export class Connection {
       // Behind what we delivered: a retransmission whose ACK was lost, if not too far behind.
       return distance >= -reach ? 'duplicate' : 'invalid';
     }
-    if (distance > reach) return 'invalid';
+    if (distance > reach) {
+      // Past the reordering seen so far, DATA may still be real: the first packet after a burst
+      // of more than MIN_SEQ_REACH losses (a short outage at a large window). Up to what our
+      // window admits, it passes if its timestamp is what the peer's clock can read now: a blind
+      // attacker must then guess that 32-bit clock too (as for the ack floor), while the real
+      // packets after the burst are kept instead of dropped and resent with the whole window.
+      if (packet.type !== PacketType.Data || distance > this.windowReach() || !this.currentTimestamp(packet.timestamp, now)) return 'invalid';
+    }
     // Nothing legitimate comes after the end of stream once delivered.
     if (this.eofDelivered) return 'invalid';
     if (packet.type === PacketType.Fin) {
@@ -477,6 +486,18 @@ export class Connection {
       if (this.eofSeq !== undefined && packet.seq !== this.eofSeq) return 'invalid';
     }
     return 'valid';
+  }
+
+  /**
+   * Whether a peer timestamp is one its clock can carry now: at most about two RTTs behind its
+   * newest (see recentTimestamp), or ahead of it by no more than the time elapsed since that one
+   * arrived plus the same slack (a later packet may have queued less).
+   */
+  private currentTimestamp(timestamp: number, now: number): boolean {
+    if (this.peerTimestampHigh === undefined) return false;
+    const ahead = (timestamp - this.peerTimestampHigh) | 0;
+    if (ahead <= 0) return this.recentTimestamp(timestamp);
+    return ahead <= 1000 * (now - this.peerTimestampHighAt) + 2000 * this.rttEstimator.rtt + STALE_TIMESTAMP_SLACK_US;
   }
 
   /** Whether a peer timestamp is at most about two RTTs behind the newest valid one (never ahead). */
@@ -494,10 +515,17 @@ export class Connection {
    */
   private seqReach(): number {
     const span = Math.max(0, seqDiff(this.ackNr, this.peerSeqHigh));
-    // What fits in the window we advertised, in packets of at least MIN_PLAUSIBLE_PAYLOAD bytes
-    // (libtorrent sizes its reorder window the same way: buffer / 1100).
+    return Math.min(this.windowReach(), MIN_SEQ_REACH + 2 * span);
+  }
+
+  /**
+   * The most DATA packets past ack_nr the window we advertised admits, in packets of at least
+   * MIN_PLAUSIBLE_PAYLOAD bytes (libtorrent sizes its reorder window the same way: buffer / 1100),
+   * within the reorder buffer's reach.
+   */
+  private windowReach(): number {
     const byWindow = Math.max(MIN_SEQ_REACH, Math.ceil(this.advertisedWindow / MIN_PLAUSIBLE_PAYLOAD));
-    return Math.min(this.recvBuffer.reach, byWindow, MIN_SEQ_REACH + 2 * span);
+    return Math.min(this.recvBuffer.reach, byWindow);
   }
 
   /**
@@ -534,7 +562,10 @@ export class Connection {
   }
 
   private noteTimestamp(packet: Packet, now: number): void {
-    if (this.peerTimestampHigh === undefined || ((packet.timestamp - this.peerTimestampHigh) | 0) > 0) this.peerTimestampHigh = packet.timestamp;
+    if (this.peerTimestampHigh === undefined || ((packet.timestamp - this.peerTimestampHigh) | 0) > 0) {
+      this.peerTimestampHigh = packet.timestamp;
+      this.peerTimestampHighAt = now;
+    }
     this.replyMicros = timestampDifference(timestampMicros(now), packet.timestamp);
     this.cc.onPeerDelaySample?.(this.replyMicros, now);
   }

@@ -422,7 +422,8 @@ export class Connection {
     } else if (this.finState === 'acked' && this.eofDelivered) {
       this.close(undefined, true);
     }
-    if (this.ackPending || this.resendsPending > 0 || this.writeQueue.length > 0 || this.finState === 'queued') this.requestFlush();
+    // A waiting re-split is retried at the flush: this ACK may have taken what blocked it.
+    if (this.ackPending || this.resendsPending > 0 || this.writeQueue.length > 0 || this.finState === 'queued' || this.sendFailure.waiting) this.requestFlush();
   }
 
   /**

@@ -120,7 +120,7 @@ export class Connection {
   /** For acceptors: the ISN our STATE announced (a resent SYN gets that STATE again). */
   private readonly initialSeq: number;
   /** seq_nr of the SYN we accepted (acceptor) or sent (initiator). */
-  private readonly synSeq: number;
+  readonly synSeq: number;
   private peerWindow: number;
   /** timestamp_difference to echo: our clock at receipt minus the peer's last timestamp. */
   private replyMicros = 0;

@@ -203,6 +203,11 @@ export class Connection {
   /** The window the peer last advertised (peerWindow may be raised for a probe). */
   private advertisedByPeer = 0;
   private synTransmits = 0;
+  /**
+   * The application let go (abort() after both ends of stream): nobody waits for this connection
+   * any more, so a peer that keeps its window shut must not keep it alive (see retransmitTimeout).
+   */
+  private orphaned = false;
   private lastReceived: number;
   private lastSent: number;
   private expiresAt = Infinity;
@@ -314,6 +319,7 @@ export class Connection {
     if (this.finished) {
       // Both directions are done: let the FIN exchange complete in the background, silently.
       this.context = undefined;
+      this.orphaned = true;
       return;
     }
     if (this.state !== 'syn-recv') this.sendHeader(PacketType.Reset, this.sendBuffer.next, now, undefined);
@@ -1106,8 +1112,10 @@ export class Connection {
       return;
     }
     // A probe into a closed window is expected to go unanswered: it says nothing about the peer
-    // being gone (the idle timeout covers that).
-    const probing = this.advertisedByPeer < this.config.packetSize;
+    // being gone (the idle timeout covers that). Not for an orphaned connection: a peer that
+    // answers with a shut window forever would keep it, its queued data and the UDP socket waiting
+    // for its removal alive forever (TCP bounds orphaned sockets likewise: tcp_orphan_retries).
+    const probing = this.advertisedByPeer < this.config.packetSize && !this.orphaned;
     if (!probing && ++this.consecutiveTimeouts > this.config.maxRetransmits) {
       this.close(timedOut('retransmission'), false);
       return;

@@ -120,7 +120,7 @@ export class Connection {
   /** For acceptors: the ISN our STATE announced (a resent SYN gets that STATE again). */
   private readonly initialSeq: number;
   /** seq_nr of the SYN we accepted (acceptor) or sent (initiator). */
-  private readonly synSeq: number;
+  readonly synSeq: number;
   private peerWindow: number;
   /** timestamp_difference to echo: our clock at receipt minus the peer's last timestamp. */
   private replyMicros = 0;
@@ -169,6 +169,8 @@ export class Connection {
   private ackFloorAt: number;
   /** Newest timestamp on a valid packet from the peer (its clock, µs), undefined before one. */
   private peerTimestampHigh: number | undefined = undefined;
+  /** Our clock (ms) when peerTimestampHigh arrived: how far the peer's clock can have moved since. */
+  private peerTimestampHighAt = 0;
   /** syn-recv: packets whose ack_nr failed to prove the initiator saw our STATE. */
   private confirmFailures = 0;
   /** A DATA packet carried a truncated selective ACK: send the whole one on a STATE too. */
@@ -201,6 +203,11 @@ export class Connection {
   /** The window the peer last advertised (peerWindow may be raised for a probe). */
   private advertisedByPeer = 0;
   private synTransmits = 0;
+  /**
+   * The application let go (abort() after both ends of stream): nobody waits for this connection
+   * any more, so a peer that keeps its window shut must not keep it alive (see retransmitTimeout).
+   */
+  private orphaned = false;
   private lastReceived: number;
   private lastSent: number;
   private expiresAt = Infinity;
@@ -312,6 +319,7 @@ export class Connection {
     if (this.finished) {
       // Both directions are done: let the FIN exchange complete in the background, silently.
       this.context = undefined;
+      this.orphaned = true;
       return;
     }
     if (this.state !== 'syn-recv') this.sendHeader(PacketType.Reset, this.sendBuffer.next, now, undefined);
@@ -358,7 +366,7 @@ export class Connection {
     this.counters.packetsReceived++;
     // Validation first: a packet that fails it changes nothing (window, timestamps, delay
     // history, liveness, duplicate-ack count): forged packets must not steer the connection.
-    const verdict = this.classify(packet);
+    const verdict = this.classify(packet, now);
     if (verdict === 'invalid') {
       this.counters.invalidPackets++;
       if (this.state === 'syn-recv' && ++this.confirmFailures >= MAX_CONFIRM_FAILURES) {
@@ -420,7 +428,8 @@ export class Connection {
     } else if (this.finState === 'acked' && this.eofDelivered) {
       this.close(undefined, true);
     }
-    if (this.ackPending || this.resendsPending > 0 || this.writeQueue.length > 0 || this.finState === 'queued') this.requestFlush();
+    // A waiting re-split is retried at the flush: this ACK may have taken what blocked it.
+    if (this.ackPending || this.resendsPending > 0 || this.writeQueue.length > 0 || this.finState === 'queued' || this.sendFailure.waiting) this.requestFlush();
   }
 
   /**
@@ -445,7 +454,7 @@ export class Connection {
    * - syn-sent: only the acceptor's STATE (or RESET) acking our SYN exactly.
    * - syn-recv: ack_nr exactly ISN - 1, the proof that the initiator saw our STATE.
    */
-  private classify(packet: Packet): 'valid' | 'duplicate' | 'invalid' {
+  private classify(packet: Packet, now: number): 'valid' | 'duplicate' | 'invalid' {
     const oldest = this.sendBuffer.oldest;
     const next = this.sendBuffer.next;
     const ack = packet.ack;
@@ -468,7 +477,14 @@ export class Connection {
       // Behind what we delivered: a retransmission whose ACK was lost, if not too far behind.
       return distance >= -reach ? 'duplicate' : 'invalid';
     }
-    if (distance > reach) return 'invalid';
+    if (distance > reach) {
+      // Past the reordering seen so far, DATA may still be real: the first packet after a burst
+      // of more than MIN_SEQ_REACH losses (a short outage at a large window). Up to what our
+      // window admits, it passes if its timestamp is what the peer's clock can read now: a blind
+      // attacker must then guess that 32-bit clock too (as for the ack floor), while the real
+      // packets after the burst are kept instead of dropped and resent with the whole window.
+      if (packet.type !== PacketType.Data || distance > this.windowReach() || !this.currentTimestamp(packet.timestamp, now)) return 'invalid';
+    }
     // Nothing legitimate comes after the end of stream once delivered.
     if (this.eofDelivered) return 'invalid';
     if (packet.type === PacketType.Fin) {
@@ -477,6 +493,18 @@ export class Connection {
       if (this.eofSeq !== undefined && packet.seq !== this.eofSeq) return 'invalid';
     }
     return 'valid';
+  }
+
+  /**
+   * Whether a peer timestamp is one its clock can carry now: at most about two RTTs behind its
+   * newest (see recentTimestamp), or ahead of it by no more than the time elapsed since that one
+   * arrived plus the same slack (a later packet may have queued less).
+   */
+  private currentTimestamp(timestamp: number, now: number): boolean {
+    if (this.peerTimestampHigh === undefined) return false;
+    const ahead = (timestamp - this.peerTimestampHigh) | 0;
+    if (ahead <= 0) return this.recentTimestamp(timestamp);
+    return ahead <= 1000 * (now - this.peerTimestampHighAt) + 2000 * this.rttEstimator.rtt + STALE_TIMESTAMP_SLACK_US;
   }
 
   /** Whether a peer timestamp is at most about two RTTs behind the newest valid one (never ahead). */
@@ -494,10 +522,17 @@ export class Connection {
    */
   private seqReach(): number {
     const span = Math.max(0, seqDiff(this.ackNr, this.peerSeqHigh));
-    // What fits in the window we advertised, in packets of at least MIN_PLAUSIBLE_PAYLOAD bytes
-    // (libtorrent sizes its reorder window the same way: buffer / 1100).
+    return Math.min(this.windowReach(), MIN_SEQ_REACH + 2 * span);
+  }
+
+  /**
+   * The most DATA packets past ack_nr the window we advertised admits, in packets of at least
+   * MIN_PLAUSIBLE_PAYLOAD bytes (libtorrent sizes its reorder window the same way: buffer / 1100),
+   * within the reorder buffer's reach.
+   */
+  private windowReach(): number {
     const byWindow = Math.max(MIN_SEQ_REACH, Math.ceil(this.advertisedWindow / MIN_PLAUSIBLE_PAYLOAD));
-    return Math.min(this.recvBuffer.reach, byWindow, MIN_SEQ_REACH + 2 * span);
+    return Math.min(this.recvBuffer.reach, byWindow);
   }
 
   /**
@@ -534,7 +569,10 @@ export class Connection {
   }
 
   private noteTimestamp(packet: Packet, now: number): void {
-    if (this.peerTimestampHigh === undefined || ((packet.timestamp - this.peerTimestampHigh) | 0) > 0) this.peerTimestampHigh = packet.timestamp;
+    if (this.peerTimestampHigh === undefined || ((packet.timestamp - this.peerTimestampHigh) | 0) > 0) {
+      this.peerTimestampHigh = packet.timestamp;
+      this.peerTimestampHighAt = now;
+    }
     this.replyMicros = timestampDifference(timestampMicros(now), packet.timestamp);
     this.cc.onPeerDelaySample?.(this.replyMicros, now);
   }
@@ -746,6 +784,8 @@ export class Connection {
   flush(now: number): void {
     this.dirty = false;
     let sentData = false;
+    // Acks may have taken the older oversized packets a waiting re-split was blocked on.
+    if (this.sendFailure.waiting && this.state === 'connected' && !this.resplitOversized(now)) return;
     if (this.state === 'connected') sentData = this.sendAllowed(now);
     const mayAck = this.state !== 'syn-sent' && this.state !== 'syn-recv';
     // A DATA packet's selective ACK is cut to fit packetSize: the whole one follows on a STATE.
@@ -802,6 +842,7 @@ export class Connection {
         sent = true;
         continue;
       }
+      if (this.sendFailure.waiting) break; // see sendFailure.waiting
       if (this.writeQueue.length > 0) {
         if (this.sendBuffer.full) break;
         const size = Math.min(maxPayload, this.writeQueue.length);
@@ -1071,8 +1112,10 @@ export class Connection {
       return;
     }
     // A probe into a closed window is expected to go unanswered: it says nothing about the peer
-    // being gone (the idle timeout covers that).
-    const probing = this.advertisedByPeer < this.config.packetSize;
+    // being gone (the idle timeout covers that). Not for an orphaned connection: a peer that
+    // answers with a shut window forever would keep it, its queued data and the UDP socket waiting
+    // for its removal alive forever (TCP bounds orphaned sockets likewise: tcp_orphan_retries).
+    const probing = this.advertisedByPeer < this.config.packetSize && !this.orphaned;
     if (!probing && ++this.consecutiveTimeouts > this.config.maxRetransmits) {
       this.close(timedOut('retransmission'), false);
       return;
@@ -1104,6 +1147,12 @@ export class Connection {
     /** Persistent-error streak: its first and latest failure time (ms) and length. */
     streakStart: -Infinity,
     streak: 0,
+    /**
+     * Refused packets await their re-split (an older oversized packet is still in flight, or
+     * reports are still to come): no new data goes out meanwhile, as a packet that passed behind
+     * the refused ones would forbid renumbering them for good (see resplitOversized).
+     */
+    waiting: false,
   };
 
   /**
@@ -1188,11 +1237,16 @@ export class Connection {
       packets += Math.max(1, Math.ceil(out.payload.length / maxPayload)) - 1;
       if (out.sacked || (f.failed.get(seq) ?? 0) < out.transmissions) splittable = false;
     }
+    f.waiting = false;
     if (first === undefined) return true;
     if (!splittable || buffer.count + packets >= buffer.capacity - 1) {
-      // Waiting is right while some of those transmissions are still to be reported; a packet
+      // Waiting is right while some of those transmissions are still to be reported, or while
+      // the first oversized packet passed (before the size dropped) and awaits its ACK; a packet
       // refused twice has no report left to wait for.
-      if ((f.failed.get(first) ?? 0) < 2) return true;
+      if ((f.failed.get(first) ?? 0) < 2) {
+        f.waiting = true;
+        return true;
+      }
       this.close(sendFailed('EMSGSIZE'), false);
       return false;
     }

@@ -75,8 +75,11 @@ export class Endpoint implements ConnectionHost {
   private resetRefillAt = 0;
   /** RESETs sent per source address in the current second (at most resetRateLimit entries). */
   private readonly resetsBySource = new Map<string, number>();
-  /** (address, port, recv id) of connections removed lately -> their send id: the peer's recv id. */
-  private readonly recentlyClosed = new Map<string, number>();
+  /**
+   * (address, port, recv id) of connections removed lately -> their send id (the peer's recv id)
+   * and, for accepted ones, the seq_nr of the SYN they answered.
+   */
+  private readonly recentlyClosed = new Map<string, { sendId: number; synSeq: number | undefined }>();
   /** SYN cookies are checked until then: an unconfirmed connection was evicted less than unconfirmedTimeout ago. */
   private cookiesUntil = -Infinity;
   /** Failed cookie proofs per source address (bounded; see MAX_PROOF_FAILURES). */
@@ -212,7 +215,7 @@ export class Endpoint implements ConnectionHost {
     // Its peer may still send: remember whom a RESET must name (see resetId).
     const closed = closedKey(connection.remote, connection.recvId);
     this.recentlyClosed.delete(closed);
-    this.recentlyClosed.set(closed, connection.sendId);
+    this.recentlyClosed.set(closed, { sendId: connection.sendId, synSeq: connection.isInitiator ? undefined : connection.synSeq });
     if (this.recentlyClosed.size > MAX_RECENTLY_CLOSED) this.recentlyClosed.delete(this.recentlyClosed.keys().next().value!);
     if (!connection.isInitiator) this.incomingConfirmed--;
     // Lingering connections outlive their application socket: the driver waits for this event
@@ -303,7 +306,11 @@ export class Endpoint implements ConnectionHost {
       existing.handleDuplicateSyn(syn, now);
       return;
     }
-    if (!this.listening || this.incomingConfirmed >= this.config.maxConnections) {
+    // The SYN of a connection we accepted and removed (same source, id and seq_nr): a duplicate
+    // or a replay, never a new connect (which picks a fresh random id and ISN). Answered, it would
+    // get the old ISN from its cookie, and the initiator's packets would confirm the connection
+    // the application destroyed as a second one. It gets the RESET the initiator's packets get.
+    if (this.recentlyClosed.get(closedKey(remote, recvId))?.synSeq === syn.seq || !this.listening || this.incomingConfirmed >= this.config.maxConnections) {
       this.counters.synRefused++;
       this.sendReset(remote, syn, now);
       return;
@@ -401,7 +408,7 @@ export class Endpoint implements ConnectionHost {
     const id = trigger.connectionId;
     if (trigger.type === PacketType.Syn) return id;
     const remembered = this.recentlyClosed.get(closedKey(remote, id));
-    if (remembered !== undefined) return remembered;
+    if (remembered !== undefined) return remembered.sendId;
     return this.listening ? (id - 1) & 0xffff : (id + 1) & 0xffff;
   }
 }

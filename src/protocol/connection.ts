@@ -78,6 +78,8 @@ const STALE_TIMESTAMP_SLACK_US = 50_000;
 const MIN_SEQ_REACH = 32;
 /** Average DATA payload assumed when counting how many packets our advertised window admits (576-byte MTU floor, less headers). */
 const MIN_PLAUSIBLE_PAYLOAD = 500;
+/** Resends of a lone FIN an orphaned connection makes before it gives up (see retransmitLimit). */
+const ORPHAN_FIN_RETRANSMITS = 2;
 /** Wrong confirming acks an unconfirmed incoming connection takes before it is dropped. */
 const MAX_CONFIRM_FAILURES = 3;
 /** Bytes a DATA packet leaves for a selective ACK (2 + 4: 32 packets past ack_nr); larger masks go on a STATE. */
@@ -1106,6 +1108,20 @@ export class Connection {
     }
   }
 
+  /**
+   * Consecutive timeouts before giving up. An orphan (destroyed after both ends of stream) whose
+   * only unacknowledged packet is its FIN has nothing left to lose: the peer has all our data and
+   * sent its own FIN, and a peer that already forgot the connection (libtorrent deletes it once
+   * its own FIN is acknowledged, and answers nothing) would otherwise keep it, and the UDP socket
+   * waiting for it, retransmitting for a minute.
+   */
+  private retransmitLimit(): number {
+    if (this.orphaned && this.sendBuffer.count === 1 && this.sendBuffer.get(this.sendBuffer.oldest)?.type === PacketType.Fin) {
+      return Math.min(ORPHAN_FIN_RETRANSMITS, this.config.maxRetransmits);
+    }
+    return this.config.maxRetransmits;
+  }
+
   private retransmitTimeout(now: number): void {
     if (this.sendBuffer.count === 0) {
       this.rtoDeadline = Infinity;
@@ -1116,7 +1132,7 @@ export class Connection {
     // answers with a shut window forever would keep it, its queued data and the UDP socket waiting
     // for its removal alive forever (TCP bounds orphaned sockets likewise: tcp_orphan_retries).
     const probing = this.advertisedByPeer < this.config.packetSize && !this.orphaned;
-    if (!probing && ++this.consecutiveTimeouts > this.config.maxRetransmits) {
+    if (!probing && ++this.consecutiveTimeouts > this.retransmitLimit()) {
       this.close(timedOut('retransmission'), false);
       return;
     }

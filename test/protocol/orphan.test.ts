@@ -48,3 +48,34 @@ describe('orphaned connection against a peer whose window stays shut', () => {
     t.diagnostic(`removed ${Math.round((removedAt! - net.now + 30 * 60_000) / 1000)} s after the destroy`);
   });
 });
+
+describe('orphaned connection whose peer forgot it', () => {
+  test('a lone unacknowledged FIN is resent twice, then the connection goes (not a minute of RTO backoff)', () => {
+    // The peer sent its FIN and then forgot the connection (libtorrent deletes its socket once
+    // its own FIN is acknowledged and answers nothing after): our FIN is never acknowledged.
+    const net = new SimNetwork({ seed: 62 });
+    const a = net.addHost('a');
+    const b = net.addHost('b', { listening: true, accept: { endOnEof: false } });
+    const conn = net.connect(a, b, { send: seededBytes(4, 10_000) });
+    assert.ok(net.runUntil(() => b.accepted.length === 1 && b.app(b.accepted[0]!).ended, 10_000));
+    const server = b.accepted[0]!;
+    let removedAt: number | undefined;
+    const onRemove = b.endpoint.remove.bind(b.endpoint);
+    b.endpoint.remove = (connection: Connection) => {
+      if (connection === server) removedAt ??= net.now;
+      onRemove(connection);
+    };
+    // The client vanishes: from now on nothing reaches it.
+    net.link(b, a).set({ loss: 1 });
+    server.end();
+    server.abort(net.now);
+    net.kick(b);
+    const destroyedAt = net.now;
+    assert.equal(server.state, 'connected', 'it lingers to get its FIN acknowledged');
+    net.advance(60_000);
+    assert.notEqual(removedAt, undefined, 'still there after a minute');
+    // RTO 500 ms at least, doubled per timeout: the FIN and 2 resends take 0.5 + 1 + 2 s.
+    assert.ok(removedAt! - destroyedAt < 10_000, `removed ${removedAt! - destroyedAt} ms after the destroy`);
+    assert.equal(conn.state === 'closed' || conn.state === 'connected', true);
+  });
+});

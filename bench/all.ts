@@ -3,7 +3,7 @@
 // default all): throughput (loopback, vs utp-native and udx-native), impaired (seeded lossy
 // relay, vs libutp), bottleneck (tbf router in network namespaces, vs libutp and TCP cubic;
 // needs root, skips itself otherwise), fuzz (10^6 mutated datagrams into a simulated live
-// pair, test/helpers/fuzz.ts). Each suite's own env knobs are in its file / README.
+// pair, 10^6 blind injections into a live transfer, 10^6 spoofed SYN-cookie guesses; bench/fuzz.ts). Each suite's own env knobs are in its file / README.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 

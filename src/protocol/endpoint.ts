@@ -5,7 +5,7 @@ import { Connection, type ConnectionHost } from './connection.js';
 import type { EndpointEvent, Remote, Transmit } from './events.js';
 import { decodePacket, encodeHeader, looksLikeUtp, PacketType, type Packet } from './packet.js';
 import { seqAdd } from './seq.js';
-import { SynCookies, type SynCookieSource } from './syn-cookie.js';
+import { COOKIE_LIFETIME_MS, SynCookies, type SynCookieSource } from './syn-cookie.js';
 import { timestampMicros } from './time.js';
 
 /** Injected randomness: a uniformly random unsigned 32-bit integer per call. */
@@ -25,10 +25,14 @@ export interface EndpointCounters {
   cookieFailures: number;
 }
 
-/** Failed cookie proofs from one source address before it may not try again for a while. */
+/**
+ * Failed cookie proofs from one source (address and port) before it may not try again for a
+ * while. Per port, not per address: clients behind one NAT address must not lock each other out,
+ * and brute force of a client's cookie has to come from that client's address and port anyway.
+ */
 const MAX_PROOF_FAILURES = 4;
-/** How long a source's failed proofs count against it (ms): longer than a cookie stays valid (4-8 s). */
-const PROOF_FAILURE_MEMORY = 30_000;
+/** How long a source's failed proofs count against it (ms): as long as a cookie stays valid. */
+const PROOF_FAILURE_MEMORY = COOKIE_LIFETIME_MS;
 /** Sources whose failed proofs are remembered at most (oldest forgotten first). */
 const MAX_PROOF_SOURCES = 4096;
 /** Failed cookie proofs per second, all sources together, before cookies are off until the next second. */
@@ -80,7 +84,7 @@ export class Endpoint implements ConnectionHost {
    * and, for accepted ones, the seq_nr of the SYN they answered.
    */
   private readonly recentlyClosed = new Map<string, { sendId: number; synSeq: number | undefined }>();
-  /** SYN cookies are checked until then: an unconfirmed connection was evicted less than unconfirmedTimeout ago. */
+  /** SYN cookies are checked until then: an unconfirmed connection was evicted less than a cookie's lifetime ago. */
   private cookiesUntil = -Infinity;
   /** Failed cookie proofs per source address (bounded; see MAX_PROOF_FAILURES). */
   private readonly proofFailures = new Map<string, { failures: number; forgetAt: number }>();
@@ -250,9 +254,10 @@ export class Endpoint implements ConnectionHost {
     // would be a 2-in-65536 lottery ticket for a confirmed connection from a spoofed source.
     if (now >= this.cookiesUntil) return false;
     // Brute force of one source's cookie: a few wrong guesses, then none for a while.
-    let record = this.proofFailures.get(remote.address);
+    const source = `${remote.address}|${remote.port}`;
+    let record = this.proofFailures.get(source);
     if (record !== undefined && now >= record.forgetAt) {
-      this.proofFailures.delete(remote.address);
+      this.proofFailures.delete(source);
       record = undefined;
     }
     if (record !== undefined && record.failures >= MAX_PROOF_FAILURES) return false;
@@ -270,7 +275,7 @@ export class Endpoint implements ConnectionHost {
       this.proofBudget--;
       if (record === undefined) {
         if (this.proofFailures.size >= MAX_PROOF_SOURCES) this.proofFailures.delete(this.proofFailures.keys().next().value!);
-        this.proofFailures.set(remote.address, (record = { failures: 0, forgetAt: now + PROOF_FAILURE_MEMORY }));
+        this.proofFailures.set(source, (record = { failures: 0, forgetAt: now + PROOF_FAILURE_MEMORY }));
       }
       record.failures++;
       return false;
@@ -321,8 +326,8 @@ export class Endpoint implements ConnectionHost {
       if (oldest) {
         this.remove(oldest);
         this.counters.unconfirmedEvicted++;
-        // Its initiator may still confirm: accept cookies as long as it could have lived.
-        this.cookiesUntil = now + this.config.unconfirmedTimeout;
+        // Its initiator may still confirm, retransmitting for as long as its cookie is valid.
+        this.cookiesUntil = now + COOKIE_LIFETIME_MS;
       }
     }
     const isn = this.cookies.isn(remote.address, remote.port, syn.connectionId, syn.seq, now);

@@ -91,6 +91,41 @@ describe('SYN cookies only after a flood', () => {
     assert.equal(endpoint.counters.cookieFailures, 4);
   });
 
+  /** A listening endpoint with room for one unconfirmed connection; `client`'s SYN at t=0 is evicted at t=1. Returns its ISN. */
+  function evicted(endpoint: Endpoint, client: ReturnType<typeof source>, id: number, seq: number): number {
+    endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: id, seq }), client, 0);
+    const reply = endpoint.transmits.find((t) => t.remote === client)!;
+    endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 5, seq: 5 }), source(99), 1); // evicts it
+    return (reply.header[16]! << 8) | reply.header[17]!;
+  }
+
+  test('a flood-evicted client whose confirmations were lost for 20 s is still accepted by its cookie (issue 6 item 10: ECONNRESET after connect)', () => {
+    const endpoint = new Endpoint({ random: mulberry32(13), config: { maxUnconfirmed: 1 } });
+    endpoint.listening = true;
+    const client = source(1);
+    const isn = evicted(endpoint, client, 1000, 2000);
+    endpoint.transmits.length = 0;
+    // Its retransmitted confirmation arrives 20 s later (the first ones were dropped).
+    endpoint.handleDatagram(packet({ type: PacketType.Data, connectionId: 1001, seq: 2001, ack: (isn - 1) & 0xffff }), client, 20_000);
+    assert.equal(endpoint.events.filter((e) => e.type === 'connection').length, 1);
+    assert.equal(endpoint.counters.resetsSent, 0);
+  });
+
+  test('failed proofs from one client do not lock out another client behind the same address (NAT)', () => {
+    const endpoint = new Endpoint({ random: mulberry32(14), config: { maxUnconfirmed: 1 } });
+    endpoint.listening = true;
+    const nat = source(1);
+    const other = { ...nat, port: nat.port + 1 };
+    endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 3000, seq: 4000 }), other, 0);
+    const otherIsn = (endpoint.transmits.find((t) => t.remote === other)!.header[16]! << 8) | endpoint.transmits.find((t) => t.remote === other)!.header[17]!;
+    evicted(endpoint, nat, 1000, 2000); // also evicts `other`'s entry (room for one)
+    // The first client behind the address sends wrong proofs until it is refused.
+    for (let i = 0; i < 6; i++) endpoint.handleDatagram(packet({ type: PacketType.State, connectionId: 1001, seq: 2001, ack: i }), nat, 2);
+    // The second one proves its cookie and is accepted.
+    endpoint.handleDatagram(packet({ type: PacketType.State, connectionId: 3001, seq: 4001, ack: (otherIsn - 1) & 0xffff }), other, 3);
+    assert.equal(endpoint.events.filter((e) => e.type === 'connection').length, 1);
+  });
+
   test('an unconfirmed connection dies after 3 packets that fail to prove the handshake', () => {
     const endpoint = new Endpoint({ random: mulberry32(12) });
     endpoint.listening = true;

@@ -1,20 +1,20 @@
 import type dgram from 'node:dgram';
 import { lookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import type { EndpointConfig } from '../protocol/config.js';
 import { IPV6_PACKET_SIZE } from '../protocol/config.js';
 import type { Connection } from '../protocol/connection.js';
 import { UtpError } from '../protocol/errors.js';
 import { addressFor, familyOf, validateHost, validatePort } from './args.js';
-import { isIP } from 'node:net';
 import { Socket, type SocketOptions } from './socket.js';
+import { UdpDriver, type SendFunction } from './udp-driver.js';
 
 /** An IP literal (a zone such as `%eth0` allowed), as opposed to a host name to resolve. */
-function familyOfLiteral(host: string): boolean {
+function isIpLiteral(host: string): boolean {
   const percent = host.indexOf('%');
   return isIP(percent < 0 ? host : host.slice(0, percent)) !== 0;
 }
-import { UdpDriver, type SendFunction } from './udp-driver.js';
 
 export interface SharedSocketOptions extends SocketOptions, Partial<EndpointConfig> {
   type?: 'udp4' | 'udp6';
@@ -163,7 +163,7 @@ export class SharedSocket extends EventEmitter {
     };
     const resolved = (error?: Error): void => {
       if (error) return void socket.destroy(error);
-      if (familyOfLiteral(h)) return start(h);
+      if (isIpLiteral(h)) return start(h);
       lookup(h, { family: this.type === 'udp6' ? 6 : 4 }, (error, address) => {
         if (error) socket.destroy(error);
         else start(address);

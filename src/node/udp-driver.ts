@@ -20,7 +20,7 @@ export interface ConnectionOwner {
  */
 export type SendFunction = (
   socket: dgram.Socket,
-  data: Uint8Array | Uint8Array[],
+  data: Uint8Array,
   port: number,
   address: string,
   callback: (error: Error | null, bytes?: number) => void,
@@ -193,10 +193,9 @@ export class UdpDriver extends EventEmitter {
     try {
       for (let i = 0; i < transmits.length; i++) {
         const t = transmits[i]!;
-        const data = t.payload ? [t.header, t.payload] : t.header;
         try {
-          if (send) send(socket, data, t.remote.port, t.remote.address, this.onSent);
-          else socket.send(data, t.remote.port, t.remote.address, this.onSent);
+          if (send) send(socket, t.data, t.remote.port, t.remote.address, this.onSent);
+          else socket.send(t.data, t.remote.port, t.remote.address, this.onSent);
         } catch (error) {
           // dgram's synchronous argument checks (a bad port or address): this datagram is lost,
           // the others still go. No callback will come for it, so it gets no in-flight record.
@@ -234,8 +233,7 @@ export class UdpDriver extends EventEmitter {
     const connection = t.connection;
     if (!connection || this.closed) return;
     const code = (error as NodeJS.ErrnoException | undefined)?.code ?? 'EIO';
-    const size = t.header.length + (t.payload?.length ?? 0);
-    connection.onSendError(code, t.header, size, performance.now());
+    connection.onSendError(code, t.data, performance.now());
     this.scheduleFlush();
   }
 

@@ -20,7 +20,7 @@ import { delaySample, timestampDifference, timestampMicros } from './time.js';
 export interface ConnectionHost {
   readonly events: EndpointEvent[];
   /** `connection` (the sender) lets the driver attribute a send error (see `onSendError`). */
-  transmit(remote: Remote, header: Uint8Array, payload: Uint8Array | undefined, connection?: Connection): void;
+  transmit(remote: Remote, datagram: Uint8Array, connection?: Connection): void;
   /** The connection has something to send at the next flush. */
   markDirty(connection: Connection): void;
   /** The connection's next deadline may be earlier than the endpoint's wake-up. */
@@ -978,7 +978,7 @@ export class Connection {
       header,
     );
     this.counters.packetsSent++;
-    this.host.transmit(this.remote, header, undefined, this);
+    this.host.transmit(this.remote, header, this);
     this.rtoDeadline = now + this.config.initialRto * 2 ** (this.synTransmits - 1);
     this.host.wake(this.rtoDeadline);
   }
@@ -1015,8 +1015,7 @@ export class Connection {
   private sendDatagram(datagram: Uint8Array, now: number): void {
     this.counters.packetsSent++;
     this.lastSent = now;
-    // The whole datagram goes in `header`: one buffer, one iovec for the driver.
-    this.host.transmit(this.remote, datagram, undefined, this);
+    this.host.transmit(this.remote, datagram, this);
   }
 
   /** Header fields for a packet sent now: ack_nr, window, timestamps and SACK are always current. */
@@ -1180,12 +1179,12 @@ export class Connection {
    * code instead of a silent ETIMEDOUT. Transient ones (ENOBUFS, EAGAIN) are only counted: the
    * retransmission timer covers them as any loss.
    */
-  onSendError(code: string, header: Uint8Array, size: number, now: number): void {
+  onSendError(code: string, datagram: Uint8Array, now: number): void {
     if (this.state === 'closed') return;
     const f = this.sendFailure;
     f.errors++;
     if (code === 'ENOBUFS' || code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR') return;
-    if (code === 'EMSGSIZE' && this.onMessageTooBig(header, size, now)) return;
+    if (code === 'EMSGSIZE' && this.onMessageTooBig(datagram, now)) return;
     // Persistent: the same path keeps refusing with nothing heard from the peer since the streak
     // began, across a retransmission (at least half the minimum RTO apart), as a TCP stack turns
     // soft ICMP errors into a hard one once its retransmissions keep failing.
@@ -1198,7 +1197,8 @@ export class Connection {
   }
 
   /** Handles EMSGSIZE; false when the datagram was already at the floor (the error persists). */
-  private onMessageTooBig(header: Uint8Array, size: number, now: number): boolean {
+  private onMessageTooBig(datagram: Uint8Array, now: number): boolean {
+    const size = datagram.length;
     // IPv4 hosts must accept 576-byte datagrams (RFC 791; libtorrent's floor is the same). Every
     // IPv6 link carries 1280-byte packets (RFC 8200 section 5), so 1232 bytes of UDP payload always
     // fit: below that an IPv6 path is broken, not narrow.
@@ -1217,9 +1217,9 @@ export class Connection {
       this.config = { ...this.config, packetSize: next };
       f.sizeReductions++;
     }
-    const type = header[0]! >> 4;
+    const type = datagram[0]! >> 4;
     if (type === PacketType.Data || type === PacketType.Fin) {
-      const seq = (header[16]! << 8) | header[17]!;
+      const seq = (datagram[16]! << 8) | datagram[17]!;
       if (this.sendBuffer.get(seq)) f.failed.set(seq, (f.failed.get(seq) ?? 0) + 1);
     }
     return this.resplitOversized(now);

@@ -196,8 +196,8 @@ export class Endpoint implements ConnectionHost {
 
   // ---------------------------------------------------------------- ConnectionHost
 
-  transmit(remote: Remote, header: Uint8Array, payload: Uint8Array | undefined, connection?: Connection): void {
-    this.transmits.push({ remote, header, payload, connection });
+  transmit(remote: Remote, data: Uint8Array, connection?: Connection): void {
+    this.transmits.push({ remote, data, connection });
   }
 
   markDirty(connection: Connection): void {
@@ -399,7 +399,7 @@ export class Endpoint implements ConnectionHost {
       seq: trigger.ack,
       ack: trigger.type === PacketType.Syn ? trigger.seq : seqAdd(trigger.seq, -1),
     });
-    this.transmit(remote, header, undefined);
+    this.transmit(remote, header);
   }
 
   /**

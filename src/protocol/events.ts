@@ -8,15 +8,10 @@ export interface Remote {
   readonly family: 'IPv4' | 'IPv6';
 }
 
-/**
- * A datagram to send: `header` then `payload` when there is one. Connections put the whole
- * datagram (header, extensions, payload) in `header` and leave `payload` undefined; a driver
- * sends `[header, payload]` as two iovecs only when a payload is given.
- */
+/** A datagram to send: header, extensions and payload in one buffer (one iovec for the OS). */
 export interface Transmit {
   remote: Remote;
-  header: Uint8Array;
-  payload: Uint8Array | undefined;
+  data: Uint8Array;
   /**
    * The connection that sent it (absent for endpoint replies such as RESETs to unknown
    * connections), so that a driver can report a send error to it (`Connection.onSendError`).

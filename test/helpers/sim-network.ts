@@ -638,10 +638,8 @@ export class SimNetwork {
     const transmits = host.endpoint.transmits;
     for (let i = 0; i < transmits.length; i++) {
       const t = transmits[i]!;
-      // Copy, as socket.send does: the payload may be a view of the application's buffer.
-      const data = new Uint8Array(t.header.length + (t.payload?.length ?? 0));
-      data.set(t.header, 0);
-      if (t.payload) data.set(t.payload, t.header.length);
+      // Copy, as socket.send does: the datagram may be a view of a shared slab.
+      const data = t.data.slice();
       // Decoded up front so link filters and taps can look at the fields.
       const datagram: SimDatagram = { from: host.remote, to: t.remote, data, sentAt: this.now, packet: decodePacket(data) };
       const to = this.byKey.get(`${t.remote.address}:${t.remote.port}`);

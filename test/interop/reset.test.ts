@@ -64,7 +64,7 @@ async function crashable(listen: boolean): Promise<Crashable> {
   let crashed = false;
   const udpSend: SendFunction = (socket, data, port, address, callback) => {
     if (crashed) process.nextTick(callback, null, 0);
-    else socket.send(data as Uint8Array[], port, address, callback);
+    else socket.send(data, port, address, callback);
   };
   const shared = microtp.createSocket({ udpSend });
   shared.on('error', () => {});
@@ -93,7 +93,7 @@ async function successor(port: number, listen: boolean): Promise<Successor> {
   const sent: number[] = [];
   const udpSend: SendFunction = (socket, data, p, address, callback) => {
     sent.push(performance.now());
-    socket.send(data as Uint8Array[], p, address, callback);
+    socket.send(data, p, address, callback);
   };
   const shared = microtp.createSocket({ udpSend });
   shared.on('error', () => {});

@@ -38,7 +38,7 @@ function failingSend(refuse: (size: number, port: number) => string | undefined)
     }
   };
   const send = ((socket, data, port, address, callback) => {
-    const size = Array.isArray(data) ? data.reduce((n, d) => n + d.length, 0) : data.length;
+    const size = data.length;
     const code = refuse(size, port);
     const slot = { done: false, error: null as Error | null, callback };
     slots.push(slot);

@@ -12,8 +12,7 @@ import { seededBytes, SimNetwork, type SimHost, type StreamApp } from '../helper
 
 interface Refusal {
   connection: Connection;
-  header: Uint8Array;
-  size: number;
+  datagram: Uint8Array;
 }
 
 /** Makes `host`'s OS refuse datagrams larger than `mtu`; returns a function that reports pending refusals. */
@@ -21,17 +20,16 @@ function localMtu(host: SimHost, mtuAt: (now: number) => number): () => void {
   const endpoint = host.endpoint;
   const original = endpoint.transmit.bind(endpoint);
   const pending: Refusal[] = [];
-  endpoint.transmit = (remote: Remote, header: Uint8Array, payload: Uint8Array | undefined, connection?: Connection): void => {
-    const size = header.length + (payload?.length ?? 0);
-    if (size > mtuAt(host.net.now) && connection) {
-      pending.push({ connection, header: header.slice(), size });
+  endpoint.transmit = (remote: Remote, datagram: Uint8Array, connection?: Connection): void => {
+    if (datagram.length > mtuAt(host.net.now) && connection) {
+      pending.push({ connection, datagram: datagram.slice() });
       return;
     }
-    original(remote, header, payload, connection);
+    original(remote, datagram, connection);
   };
   return () => {
     const batch = pending.splice(0);
-    for (const r of batch) r.connection.onSendError('EMSGSIZE', r.header, r.size, host.net.now);
+    for (const r of batch) r.connection.onSendError('EMSGSIZE', r.datagram, host.net.now);
     if (batch.length > 0) host.net.kick(host);
   };
 }

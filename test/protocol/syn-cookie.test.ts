@@ -79,7 +79,7 @@ describe('SYN cookies only after a flood', () => {
     endpoint.handleDatagram(packet(syn), victim, 0);
     endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 5, seq: 5 }), source(2), 1); // evicts the victim's
     const isn = endpoint.transmits.find((t) => t.remote === victim)!;
-    const realIsn = (isn.header[16]! << 8) | isn.header[17]!;
+    const realIsn = (isn.data[16]! << 8) | isn.data[17]!;
     // Every possible ISN, from the victim's address: the real one comes last.
     let confirmed = 0;
     for (let guess = 1; guess <= 65536; guess++) {
@@ -96,7 +96,7 @@ describe('SYN cookies only after a flood', () => {
     endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: id, seq }), client, 0);
     const reply = endpoint.transmits.find((t) => t.remote === client)!;
     endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 5, seq: 5 }), source(99), 1); // evicts it
-    return (reply.header[16]! << 8) | reply.header[17]!;
+    return (reply.data[16]! << 8) | reply.data[17]!;
   }
 
   test('a flood-evicted client whose confirmations were lost for 20 s is still accepted by its cookie (issue 6 item 10: ECONNRESET after connect)', () => {
@@ -117,7 +117,7 @@ describe('SYN cookies only after a flood', () => {
     const nat = source(1);
     const other = { ...nat, port: nat.port + 1 };
     endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 3000, seq: 4000 }), other, 0);
-    const otherIsn = (endpoint.transmits.find((t) => t.remote === other)!.header[16]! << 8) | endpoint.transmits.find((t) => t.remote === other)!.header[17]!;
+    const otherIsn = (endpoint.transmits.find((t) => t.remote === other)!.data[16]! << 8) | endpoint.transmits.find((t) => t.remote === other)!.data[17]!;
     evicted(endpoint, nat, 1000, 2000); // also evicts `other`'s entry (room for one)
     // The first client behind the address sends wrong proofs until it is refused.
     for (let i = 0; i < 6; i++) endpoint.handleDatagram(packet({ type: PacketType.State, connectionId: 1001, seq: 2001, ack: i }), nat, 2);
@@ -131,7 +131,7 @@ describe('SYN cookies only after a flood', () => {
     endpoint.listening = true;
     const peer = source(3);
     endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 40, seq: 400 }), peer, 0);
-    const isn = (endpoint.transmits[0]!.header[16]! << 8) | endpoint.transmits[0]!.header[17]!;
+    const isn = (endpoint.transmits[0]!.data[16]! << 8) | endpoint.transmits[0]!.data[17]!;
     assert.equal(endpoint.size, 1);
     for (let i = 0; i < 3; i++) endpoint.handleDatagram(packet({ type: PacketType.State, connectionId: 41, seq: 401, ack: (isn + 7 + i) & 0xffff }), peer, 1);
     assert.equal(endpoint.size, 0, 'dropped');

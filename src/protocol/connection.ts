@@ -1172,7 +1172,7 @@ export class Connection {
 
   /**
    * The OS refused a datagram this connection sent. The driver reports each failure once,
-   * asynchronously and in send order, with the datagram's header and size.
+   * asynchronously and in send order, with the datagram it refused.
    *
    * EMSGSIZE (the path or interface MTU is below our packet size) lowers the packet size one step
    * and re-splits the refused packets; other errors that persist end the connection with their

@@ -86,7 +86,7 @@ export class Endpoint implements ConnectionHost {
   private readonly recentlyClosed = new Map<string, { sendId: number; synSeq: number | undefined }>();
   /** SYN cookies are checked until then: an unconfirmed connection was evicted less than a cookie's lifetime ago. */
   private cookiesUntil = -Infinity;
-  /** Failed cookie proofs per source address (bounded; see MAX_PROOF_FAILURES). */
+  /** Failed cookie proofs per source address and port (bounded; see MAX_PROOF_FAILURES). */
   private readonly proofFailures = new Map<string, { failures: number; forgetAt: number }>();
   private proofBudget = PROOF_FAILURES_PER_SECOND;
   private proofBudgetAt = 0;

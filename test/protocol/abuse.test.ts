@@ -15,11 +15,10 @@ import {
   sentBy,
   SimNetwork,
   typeName,
-  type LinkOptions,
   type SimHost,
 } from '../helpers/sim-network.js';
+import { liveTransfer, PATH } from '../helpers/live-transfer.js';
 
-const PATH: Partial<LinkOptions> = { rate: 5e6, latency: 20, queueBytes: 80_000 };
 
 function forged(i: number): Remote {
   return { address: `172.16.${(i >> 8) & 0xff}.${i & 0xff}`, port: 1024 + (i % 50_000), family: 'IPv4' };
@@ -218,27 +217,13 @@ describe('RESET for unknown connections', () => {
 });
 
 describe('forged packets on a live connection', () => {
-  /** A transfer in progress: A sends 1 MiB to B. */
-  function live(seed: number) {
-    const net = new SimNetwork({ seed, link: PATH });
-    const a = net.addHost('a');
-    const b = net.addHost('b', { listening: true, accept: { endOnEof: true } });
-    const payload = seededBytes(seed, 1024 * 1024);
-    const wire = net.capture();
-    const conn = net.connect(a, b, { send: payload });
-    net.drive(150);
-    const acc = b.accepted[0]!;
-    assert.ok(acc && b.app(acc).receivedBytes > 0 && !a.app(conn).closed);
-    return { net, a, b, conn, acc, payload, wire };
-  }
-
   function finishes(net: SimNetwork, b: SimHost, acc: Connection, payload: Uint8Array): void {
     assert.ok(net.runUntil(() => b.app(acc).ended, 30_000), 'transfer finished');
     assert.equal(firstDifference(b.app(acc).data(), payload), -1);
   }
 
   test('a RESET with the right connection id but a wrong ack_nr is ignored (counted invalid)', () => {
-    const { net, a, b, conn, acc, payload, wire } = live(10);
+    const { net, a, b, conn, acc, payload, wire } = liveTransfer(10);
     // What A last sent tells us its next seq: a RESET must ack something in [oldest - 1, next].
     const lastData = sentBy(wire, a).filter((r) => r.packet?.type === PacketType.Data).at(-1)!;
     const bogusAck = seqAdd(lastData.packet!.seq, 5000);
@@ -254,7 +239,7 @@ describe('forged packets on a live connection', () => {
   });
 
   test('a RESET from the right address but another port does not reach the connection', () => {
-    const { net, a, b, conn, acc, payload } = live(11);
+    const { net, a, b, conn, acc, payload } = liveTransfer(11);
     net.inject(a, packet({ type: PacketType.Reset, connectionId: conn.recvId, ack: 0 }), { ...b.remote, port: b.remote.port + 1 });
     net.drive(net.now + 1);
     assert.equal(a.app(conn).closed, false);
@@ -265,7 +250,7 @@ describe('forged packets on a live connection', () => {
   // Before issue 6 a fitting RESET closed at once, so one lucky forged RESET (a few ack_nr values
   // in 65536) tore down a live transfer. Now the peer must also fall silent for an RTO.
   test('control: the peer really resets (aborts and forgets the connection): ECONNRESET within about an RTO', () => {
-    const { net, a, b, conn, acc } = live(12);
+    const { net, a, b, conn, acc } = liveTransfer(12);
     acc.abort(net.now);
     net.kick(b);
     const from = net.now;
@@ -275,7 +260,7 @@ describe('forged packets on a live connection', () => {
   });
 
   test('a RESET with a fitting ack_nr while the peer keeps talking is ignored: the transfer completes', () => {
-    const { net, a, b, conn, acc, payload, wire } = live(12);
+    const { net, a, b, conn, acc, payload, wire } = liveTransfer(12);
     const lastData = sentBy(wire, a).filter((r) => r.packet?.type === PacketType.Data).at(-1)!;
     net.inject(a, packet({ type: PacketType.Reset, connectionId: conn.recvId, seq: 1, ack: lastData.packet!.seq }), b.remote);
     finishes(net, b, acc, payload);
@@ -283,7 +268,7 @@ describe('forged packets on a live connection', () => {
   });
 
   test('DATA whose ack_nr is outside what we sent is dropped and counted in stats().invalidPackets', () => {
-    const { net, a, b, conn, acc, payload, wire } = live(13);
+    const { net, a, b, conn, acc, payload, wire } = liveTransfer(13);
     const lastData = sentBy(wire, a).filter((r) => r.packet?.type === PacketType.Data).at(-1)!;
     const ackFromB = sentBy(wire, b).at(-1)!.packet!;
     const before = conn.stats();
@@ -303,7 +288,7 @@ describe('forged packets on a live connection', () => {
   });
 
   test('a forged STATE acking everything (ack_nr ahead of what was sent) is ignored: no data is lost', () => {
-    const { net, a, b, conn, acc, payload, wire } = live(14);
+    const { net, a, b, conn, acc, payload, wire } = liveTransfer(14);
     const lastData = sentBy(wire, a).filter((r) => r.packet?.type === PacketType.Data).at(-1)!;
     const before = conn.stats().invalidPackets;
     net.inject(a, packet({ type: PacketType.State, connectionId: conn.recvId, ack: seqAdd(lastData.packet!.seq, 50) }), b.remote);
@@ -313,7 +298,7 @@ describe('forged packets on a live connection', () => {
   });
 
   test('random garbage aimed at a live connection (right ids, random fields) never throws and the connection ends cleanly or with an error', () => {
-    const { net, a, b, conn, acc } = live(15);
+    const { net, a, b, conn, acc } = liveTransfer(15);
     const random = mulberry32(15);
     for (let i = 0; i < 2000; i++) {
       const type = [PacketType.Data, PacketType.State, PacketType.Fin][random() % 3]!;

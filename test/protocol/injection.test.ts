@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { encodePacket, PacketType, type HeaderFields } from '../../src/protocol/packet.js';
 import { seqAdd } from '../../src/protocol/seq.js';
 import { runInjection } from '../helpers/injection.js';
-import { firstDifference, seededBytes, sentBy, SimNetwork, type LinkOptions } from '../helpers/sim-network.js';
+import { firstDifference, seededBytes, sentBy, SimNetwork } from '../helpers/sim-network.js';
+import { liveTransfer } from '../helpers/live-transfer.js';
 
-const PATH: Partial<LinkOptions> = { rate: 5e6, latency: 20, queueBytes: 80_000 };
 
 function packet(fields: Partial<HeaderFields> & { type: PacketType }, payload?: Uint8Array): Uint8Array {
   return encodePacket({ connectionId: 0, timestamp: 0, timestampDifference: 0, windowSize: 65536, seq: 0, ack: 0, ...fields }, payload);
@@ -38,22 +38,8 @@ describe('blind injection into a live transfer', () => {
 });
 
 describe('per-type windows', () => {
-  /** A sends 1 MiB to B; stops at t = 150 ms with the transfer in progress. */
-  function live(seed: number) {
-    const net = new SimNetwork({ seed, link: PATH });
-    const a = net.addHost('a');
-    const b = net.addHost('b', { listening: true, accept: { endOnEof: true } });
-    const payload = seededBytes(seed, 1024 * 1024);
-    const wire = net.capture();
-    const conn = net.connect(a, b, { send: payload });
-    net.drive(150);
-    const acc = b.accepted[0]!;
-    assert.ok(acc);
-    return { net, a, b, conn, acc, payload, wire };
-  }
-
   test('a packet that fails validation changes nothing: bad ack_nr, or good ack_nr and seq_nr past the reach', () => {
-    const { net, a, b, conn, acc, payload, wire } = live(20);
+    const { net, a, b, conn, acc, payload, wire } = liveTransfer(20);
     // What B legitimately puts in ack_nr: the last seq A sent, as far as B saw.
     const bAck = sentBy(wire, b).at(-1)!.packet!.ack;
     const lastFromB = sentBy(wire, b).at(-1)!.packet!;
@@ -79,7 +65,7 @@ describe('per-type windows', () => {
   });
 
   test('forged FINs with a fitting ack_nr, 2 to 20 packets past the last DATA sent, do not truncate the stream', () => {
-    const { net, a, b, conn, acc, payload, wire } = live(21);
+    const { net, a, b, conn, acc, payload, wire } = liveTransfer(21);
     const lastSeq = sentBy(wire, a).filter((r) => r.packet?.type === PacketType.Data).at(-1)!.packet!.seq;
     // B sends no data: the only ack_nr that fits B is its next seq - 1 (its STATEs carry the next).
     const bNext = sentBy(wire, b).at(-1)!.packet!.seq;

@@ -270,6 +270,10 @@ export class Endpoint implements ConnectionHost {
     const synId = (packet.connectionId - 1) & 0xffff;
     const synSeq = seqAdd(packet.seq, -1);
     const isn = seqAdd(packet.ack, 1);
+    // A late or replayed packet of a connection we accepted and removed carries a valid cookie
+    // too: it must not bring that connection back (as handleSyn refuses its SYN). Not a failed
+    // proof either: it gets the RESET any stray gets.
+    if (this.recentlyClosed.get(closedKey(remote, packet.connectionId))?.synSeq === synSeq) return false;
     if (!this.cookies.valid(remote.address, remote.port, synId, synSeq, isn, now)) {
       this.counters.cookieFailures++;
       this.proofBudget--;

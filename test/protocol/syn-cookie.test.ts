@@ -126,6 +126,29 @@ describe('SYN cookies only after a flood', () => {
     assert.equal(endpoint.events.filter((e) => e.type === 'connection').length, 1);
   });
 
+  test('a confirming packet replayed after its connection was destroyed does not bring it back by cookie', () => {
+    const endpoint = new Endpoint({ random: mulberry32(15), config: { maxUnconfirmed: 1 } });
+    endpoint.listening = true;
+    const client = source(1);
+    endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 1000, seq: 2000 }), client, 0);
+    const isn = (endpoint.transmits.find((t) => t.remote === client)!.data[16]! << 8) | endpoint.transmits.find((t) => t.remote === client)!.data[17]!;
+    const confirm = encodePacket(
+      { type: PacketType.Data, connectionId: 1001, timestamp: 0, timestampDifference: 0, windowSize: 65536, seq: 2001, ack: (isn - 1) & 0xffff },
+      new TextEncoder().encode('GET /'),
+    );
+    endpoint.handleDatagram(confirm, client, 10);
+    const accepted = endpoint.events.find((e) => e.type === 'connection')!.connection;
+    // A flood turns cookies on; the application destroys the connection.
+    endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 5, seq: 5 }), source(50), 20);
+    endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 6, seq: 6 }), source(51), 21);
+    accepted.abort(30);
+    endpoint.events.length = 0;
+    // The same confirming DATA again, 20 s later (a replay, or a duplicate the network held).
+    endpoint.handleDatagram(confirm, client, 20_000);
+    assert.deepEqual(endpoint.events.map((e) => e.type), []);
+    assert.equal(endpoint.counters.cookieConfirmed, 0);
+  });
+
   test('an unconfirmed connection dies after 3 packets that fail to prove the handshake', () => {
     const endpoint = new Endpoint({ random: mulberry32(12) });
     endpoint.listening = true;

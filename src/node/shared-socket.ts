@@ -183,7 +183,12 @@ export class SharedSocket extends EventEmitter {
     const p = validatePort(port, false);
     const h = validateHost(host);
     if (h === undefined) throw new UtpError('ERR_INVALID_ARG_TYPE', 'host is required');
-    this.driver.socket.send(data, p, h, callback);
+    const send = (): void => this.driver.socket.send(data, p, h, callback);
+    if (this.bound) return send();
+    // Bind through our own bind() (dgram would bind implicitly behind our back, and a later
+    // listen() or connect() would then fail with ERR_SOCKET_ALREADY_BOUND).
+    this.pendingStarts.push((error) => (error ? callback?.(error, 0) : send()));
+    if (!this.binding) this.bind(0);
   }
 
   /**

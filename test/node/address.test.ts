@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { connect, createServer, createSocket, type Server, type Socket } from '../../src/index.js';
@@ -103,5 +104,24 @@ describe('connects made while the socket binds', { timeout: 20_000 }, () => {
     } finally {
       process.off('warning', onWarning);
     }
+  });
+
+  test('send() before bind: the socket binds through its own bind(), and connect() and listen() still work', async () => {
+    const server = echoServer();
+    const port = await listen(server, '127.0.0.1');
+    const shared = createSocket({ type: 'udp4' });
+    const sink = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => sink.bind(0, '127.0.0.1', () => resolve()));
+    const got = once(sink, 'message');
+    // Before the fix dgram bound implicitly here, and connect() then threw ERR_SOCKET_ALREADY_BOUND.
+    shared.send(Buffer.from('d1:ad2:id20:xxxxxxxxxxxxxxxxxxxxe1:q4:pinge'), sink.address().port, '127.0.0.1');
+    const client = shared.connect(port, '127.0.0.1');
+    await once(client, 'connect');
+    await got;
+    await new Promise<void>((resolve) => shared.listen(() => resolve()));
+    client.destroy();
+    sink.close();
+    await new Promise<void>((resolve) => shared.close(() => resolve()));
+    await closeServer(server);
   });
 });

@@ -78,8 +78,12 @@ const STALE_TIMESTAMP_SLACK_US = 50_000;
 const MIN_SEQ_REACH = 32;
 /** Average DATA payload assumed when counting how many packets our advertised window admits (576-byte MTU floor, less headers). */
 const MIN_PLAUSIBLE_PAYLOAD = 500;
-/** Resends of a lone FIN an orphaned connection makes before it gives up (see retransmitLimit). */
-const ORPHAN_FIN_RETRANSMITS = 2;
+/**
+ * Resends of a lone FIN an orphaned connection makes before it gives up (see retransmitLimit):
+ * with the RTO doubling from 0.5-1 s it gives up 7.5-15 s after the first send, so an outage of
+ * several seconds still lets the peer see our end of stream (with 2 resends, a 4 s outage did not).
+ */
+const ORPHAN_FIN_RETRANSMITS = 3;
 /** Wrong confirming acks an unconfirmed incoming connection takes before it is dropped. */
 const MAX_CONFIRM_FAILURES = 3;
 /** Bytes a DATA packet leaves for a selective ACK (2 + 4: 32 packets past ack_nr); larger masks go on a STATE. */

@@ -10,6 +10,8 @@ import { SendBuffer, type OutPacket } from './send-buffer.js';
 import { allocDatagram } from './datagram-pool.js';
 import { WriteQueue } from './write-queue.js';
 import { seqAdd, seqDiff } from './seq.js';
+import { ConnectionTimers } from './connection-timers.js';
+import { LossDetector, MIN_TAIL_LOSS_DELAY } from './loss-detection.js';
 import { newCounters, type ConnectionCounters, type ConnectionStats } from './stats.js';
 import { delaySample, timestampDifference, timestampMicros } from './time.js';
 
@@ -47,17 +49,10 @@ type FinState = 'open' | 'queued' | 'sent' | 'acked';
 /** Bytes of SACK bitmask we emit at most: 1024 packets past ack_nr, the reorder buffer's reach, so that
  * holes in a large window are all reported (beyond the mask the sender can only guess). */
 const MAX_SACK_BYTES = 128;
-/** SACKed packets above a hole that declare it lost (BEP 29, libutp, libtorrent). */
-const SACK_LOSS_THRESHOLD = 3;
-/** The loss threshold grows with the reordering we observe, up to this many packets. */
-const MAX_REORDER_THRESHOLD = 32;
-const DUP_ACK_THRESHOLD = 3;
 /** Extra confirming STATEs an initiator sends while the acceptor stays silent. */
 const MAX_CONFIRM_REPEATS = 3;
 /** Queued bytes at most that are copied (not waited for) to give the application its buffers back. */
 const WRITE_LOW_WATER = 64 * 1024;
-/** Floor of the tail-loss timer (ms): below it, scheduling noise would look like loss. */
-const MIN_TAIL_LOSS_DELAY = 20;
 /**
  * How far below our last acknowledged seq_nr an ack_nr may be: libutp's ACK_NR_ALLOWED_WINDOW
  * and libtorrent's dup_ack_limit, both 3.
@@ -134,18 +129,8 @@ export class Connection {
 
   private bytesInFlight = 0;
   private resendsPending = 0;
-  private dupAcks = 0;
-  /** Highest seq_nr selectively acked so far (undefined when none is above ack_nr). */
-  private highestSacked: number | undefined = undefined;
-  /**
-   * Packets that must be acked above a hole before it counts as lost. Starts at 3 (BEP 29) and
-   * rises to the reordering distance actually seen: a packet sent once and acked after later
-   * ones were SACKed arrived out of order, not lost.
-   */
-  private reorderThreshold = SACK_LOSS_THRESHOLD;
-  /** Latest (last-)transmission time of any packet the peer acknowledged: delivery order evidence. */
-  private latestDeliveredSentAt = -Infinity;
-  private lastAckReceived: number;
+  private readonly timers: ConnectionTimers;
+  private readonly loss: LossDetector;
   private consecutiveTimeouts = 0;
 
   private readonly writeQueue = new WriteQueue();
@@ -160,12 +145,6 @@ export class Connection {
 
   /** Furthest seq_nr seen on the peer's accepted DATA (>= ackNr in sequence space): measures its reordering. */
   private peerSeqHigh: number;
-  /**
-   * A RESET that fit came in: unless the peer proves it is alive (any other valid packet) by this
-   * time, the connection is reset. A blind attacker who guesses a fitting ack_nr (a few in 65536)
-   * cannot tear down a connection whose peer is talking.
-   */
-  private resetDeadline = Infinity;
   /**
    * Our last acknowledged seq_nr as of one to two RTTs ago (and as of the start of the current
    * period): the oldest ack_nr a reordered DATA packet can legitimately carry.
@@ -190,21 +169,10 @@ export class Connection {
   private ackPending = false;
   private dirty = false;
 
-  private rtoDeadline = Infinity;
   /**
-   * Tail-loss timer: when the ACK clock stops for a couple of RTTs with data in flight, the tail
-   * of a burst was lost (nothing above it arrived to trigger SACK or duplicate ACKs). Recover then
-   * instead of after the RTO's 500 ms floor. Once per period of ACK progress.
-   */
-  private tailLossDeadline = Infinity;
-  private tailLossArmed = true;
-  /** When to push one packet into a window the peer closed, in case its reopening ACK was lost. */
-  private probeDeadline = Infinity;
-  /**
-   * Initiator only: repeat the confirming STATE (bounded) until the acceptor is heard from, so a
+   * Initiator only: confirming STATEs repeated (bounded) until the acceptor is heard from, so a
    * lost confirmation does not strand an application that only reads.
    */
-  private confirmDeadline = Infinity;
   private confirmRepeats = 0;
   /** The window the peer last advertised (peerWindow may be raised for a probe). */
   private advertisedByPeer = 0;
@@ -216,7 +184,6 @@ export class Connection {
   private orphaned = false;
   private lastReceived: number;
   private lastSent: number;
-  private expiresAt = Infinity;
 
   constructor(options: {
     config: ConnectionConfig;
@@ -246,6 +213,7 @@ export class Connection {
     this.lastSent = now;
     this.advertisedWindow = config.receiveBufferSize;
     this.initialSeq = isn;
+    this.timers = new ConnectionTimers(host);
     if (syn === undefined) {
       // Initiator: the SYN consumes the ISN; data starts at ISN + 1.
       this.state = 'syn-sent';
@@ -265,11 +233,11 @@ export class Connection {
       this.noteTimestamp(syn, now);
       if (options.answer !== false) this.sendState(now);
       // An unconfirmed connection dies at its first timeout: it never retransmits.
-      this.expiresAt = now + config.unconfirmedTimeout;
-      this.host.wake(this.expiresAt);
+      this.timers.arm('expires', now + config.unconfirmedTimeout);
     }
-    this.lastAckReceived = this.ackFloor = this.ackFloorNext = seqAdd(this.sendBuffer.oldest, -1);
+    this.ackFloor = this.ackFloorNext = seqAdd(this.sendBuffer.oldest, -1);
     this.ackFloorAt = now;
+    this.loss = new LossDetector(this.sendBuffer, this.rttEstimator, this.cc, this.counters, this.timers, { markLost: (out) => this.markLost(out) }, this.ackFloor);
   }
 
   // ---------------------------------------------------------------- application side
@@ -393,10 +361,10 @@ export class Connection {
       return;
     }
     this.lastReceived = now;
-    this.resetDeadline = Infinity; // the peer is alive: any RESET that fit was not its own
+    this.timers.clear('reset'); // the peer is alive: any RESET that fit was not its own
     this.noteTimestamp(packet, now);
     this.peerWindow = this.advertisedByPeer = packet.windowSize;
-    if (this.peerWindow >= this.config.packetSize) this.probeDeadline = Infinity;
+    if (this.peerWindow >= this.config.packetSize) this.timers.clear('probe');
 
     if (this.state === 'syn-sent') {
       // classify() let only the acceptor's STATE acking our SYN through. It carries the seq_nr
@@ -404,16 +372,15 @@ export class Connection {
       this.ackNr = this.peerSeqHigh = seqAdd(packet.seq, -1);
       this.state = 'connected';
       if (this.synTransmits === 1) this.rttEstimator.sample(now - this.lastSent);
-      this.rtoDeadline = Infinity;
+      this.timers.clear('rto');
       this.host.events.push({ type: 'connect', connection: this });
       // Speak first, so that an acceptor waiting for proof (libutp, us) may send at once.
       this.ackPending = true;
       this.requestFlush();
-      this.confirmDeadline = now + this.rttEstimator.rto;
-      this.host.wake(this.confirmDeadline);
+      this.timers.arm('confirm', now + this.rttEstimator.rto);
       return;
     }
-    this.confirmDeadline = Infinity; // the acceptor spoke: it is confirmed
+    this.timers.clear('confirm'); // the acceptor spoke: it is confirmed
     if (this.state === 'syn-recv') {
       // classify() checked the proof: ack_nr is exactly ISN - 1, which only the initiator saw.
       if (!this.host.confirmed(this)) {
@@ -423,7 +390,7 @@ export class Connection {
         return;
       }
       this.state = 'connected';
-      this.expiresAt = Infinity;
+      this.timers.clear('expires');
     }
 
     this.processAck(packet, now);
@@ -556,9 +523,8 @@ export class Connection {
       this.close(undefined, false);
       return;
     }
-    if (this.state === 'closed' || this.resetDeadline !== Infinity) return;
-    this.resetDeadline = now + this.rttEstimator.rto;
-    this.host.wake(this.resetDeadline);
+    if (this.state === 'closed' || this.timers.reset !== Infinity) return;
+    this.timers.arm('reset', now + this.rttEstimator.rto);
     this.ackPending = true;
     this.requestFlush();
   }
@@ -568,10 +534,7 @@ export class Connection {
     if (syn.seq !== this.synSeq || this.isInitiator) return;
     this.sendHeader(PacketType.State, this.initialSeq, now, undefined);
     // Give the repeated STATE its own wait, as if the SYN were new (its resend may land just as we would expire).
-    if (this.state === 'syn-recv') {
-      this.expiresAt = now + this.config.unconfirmedTimeout;
-      this.host.wake(this.expiresAt);
-    }
+    if (this.state === 'syn-recv') this.timers.arm('expires', now + this.config.unconfirmedTimeout);
   }
 
   private noteTimestamp(packet: Packet, now: number): void {
@@ -592,32 +555,16 @@ export class Connection {
     while (this.sendBuffer.count > 0 && seqDiff(this.sendBuffer.oldest, ack) >= 0) {
       const out = this.sendBuffer.shift()!;
       ackedSomething = true;
-      if (!out.sacked) acked += this.acknowledge(out, now);
+      if (!out.sacked) acked += this.acknowledge(out, false, now);
       if (out.type === PacketType.Fin) {
         this.finState = 'acked';
         // Everything we wrote, FIN included, is acknowledged: net's 'finish'.
         this.host.events.push({ type: 'finish', connection: this });
       }
     }
-    if (this.highestSacked !== undefined && seqDiff(this.highestSacked, this.sendBuffer.oldest) > 0) this.highestSacked = undefined;
+    this.loss.afterCumulativeAck();
     if (packet.selectiveAck) acked += this.processSelectiveAck(ack, packet.selectiveAck, now);
-
-    if (ackedSomething) {
-      this.dupAcks = 0;
-    } else if (
-      !stale &&
-      packet.type === PacketType.State &&
-      ack === this.lastAckReceived &&
-      this.sendBuffer.count > 0 &&
-      acked === 0
-    ) {
-      // Duplicate acks count only on STATE: DATA in a two-way transfer repeats ack_nr legitimately.
-      if (++this.dupAcks === DUP_ACK_THRESHOLD) {
-        const oldest = this.sendBuffer.get(this.sendBuffer.oldest);
-        if (oldest && !oldest.sacked && this.mayDeclareLost(oldest)) this.declareLost(oldest, now);
-      }
-    }
-    if (!stale) this.lastAckReceived = ack;
+    this.loss.onAckNr(packet.type, ack, stale, ackedSomething, acked, now);
     if (now - this.ackFloorAt >= Math.max(this.rttEstimator.rtt, MIN_TAIL_LOSS_DELAY)) {
       this.ackFloor = this.ackFloorNext;
       this.ackFloorNext = seqAdd(this.sendBuffer.oldest, -1);
@@ -630,27 +577,16 @@ export class Connection {
       if (acked > 0) this.cc.onAck(acked, sample, flightBefore, this.rttEstimator.rtt, now);
       this.consecutiveTimeouts = 0;
       this.rttEstimator.resetBackoff();
-      this.rtoDeadline = this.bytesInFlight > 0 || this.sendBuffer.count > 0 ? now + this.rttEstimator.rto : Infinity;
-      if (this.rtoDeadline !== Infinity) this.host.wake(this.rtoDeadline);
-      this.tailLossArmed = true;
-      this.tailLossDeadline = Infinity;
-      // A zero-byte FIN counts too: a receiver drops a FIN that overtook the last DATA (see
-      // processData), and the tail-loss timer resends it sooner than the RTO.
-      if (this.sendBuffer.count > 0) this.armTailLoss(now);
+      this.timers.arm('rto', this.bytesInFlight > 0 || this.sendBuffer.count > 0 ? now + this.rttEstimator.rto : Infinity);
+      this.loss.onProgress(now);
     }
   }
 
-  /** Bookkeeping for a packet the peer has now: returns its payload bytes. */
-  private acknowledge(out: OutPacket, now: number): number {
-    if (out.sentAt > this.latestDeliveredSentAt) this.latestDeliveredSentAt = out.sentAt;
-    if (out.transmissions === 1) {
-      this.rttEstimator.sample(now - out.sentAt);
-      const behind = this.highestSacked === undefined ? 0 : seqDiff(out.seq, this.highestSacked);
-      if (behind >= this.reorderThreshold) this.reorderThreshold = Math.min(behind + 1, MAX_REORDER_THRESHOLD);
-    }
+  /** Bookkeeping for a packet the peer has now: returns its payload bytes newly out of flight. */
+  private acknowledge(out: OutPacket, sacked: boolean, now: number): number {
+    this.loss.onDelivered(out, sacked, now);
+    if (out.transmissions === 1) this.rttEstimator.sample(now - out.sentAt);
     if (out.needsResend) {
-      // Declared lost, yet here it is, never resent: it was only reordered.
-      if (out.transmissions === 1) this.cc.onSpuriousLoss?.(now);
       out.needsResend = false;
       this.resendsPending--;
       return 0;
@@ -670,44 +606,13 @@ export class Connection {
       sackedTotal++;
       if (out.sacked) continue;
       out.sacked = true;
-      acked += this.acknowledge(out, now);
-      if (this.highestSacked === undefined || seqDiff(this.highestSacked, out.seq) > 0) this.highestSacked = out.seq;
+      acked += this.acknowledge(out, true, now);
     }
-    const threshold = this.reorderThreshold;
-    if (sackedTotal < threshold) return acked;
-    // A packet with at least 3 packets acked above it is lost: resend it, a bounded number per ack.
-    let sackedAbove = sackedTotal;
-    let resends = 0;
-    for (let i = -1; i < bits && sackedAbove >= threshold; i++) {
-      const out = this.sendBuffer.get(seqAdd(ack, 2 + i));
-      if (!out) continue;
-      if (out.sacked) {
-        sackedAbove--;
-        continue;
-      }
-      if (!this.mayDeclareLost(out)) continue;
-      this.declareLost(out, now);
-      if (++resends >= this.config.maxResendsPerAck) break;
-    }
+    this.loss.onSelectiveAck(ack, bits, sackedTotal, this.config.maxResendsPerAck, now);
     return acked;
   }
 
-  /**
-   * Whether loss evidence may (re)declare this unacked packet lost: not when already marked, nor
-   * when resent after the newest packet known delivered, as its resend may still be on the way
-   * (RACK's rule, RFC 8985).
-   */
-  private mayDeclareLost(out: OutPacket): boolean {
-    return !out.needsResend && (out.transmissions === 1 || out.sentAt < this.latestDeliveredSentAt);
-  }
-
-  /** Fast-retransmit decision (SACK or duplicate acks): resend it and tell the controller. */
-  private declareLost(out: OutPacket, now: number): void {
-    this.markLost(out);
-    this.counters.fastRetransmits++;
-    this.cc.onLoss(out.sentAt, now);
-  }
-
+  /** Marks a packet for resend (a loss detector's or the timeout's decision). */
   private markLost(out: OutPacket): void {
     out.needsResend = true;
     this.resendsPending++;
@@ -854,10 +759,7 @@ export class Connection {
         const size = Math.min(maxPayload, this.writeQueue.length);
         if (size < maxPayload && this.nagleHolds()) break;
         if (this.bytesInFlight + size > window && (this.bytesInFlight > 0 || this.peerWindow < size)) {
-          if (this.sendBuffer.count === 0 && this.probeDeadline === Infinity) {
-            this.probeDeadline = now + this.rttEstimator.rto;
-            this.host.wake(this.probeDeadline);
-          }
+          if (this.sendBuffer.count === 0 && this.timers.probe === Infinity) this.timers.arm('probe', now + this.rttEstimator.rto);
           break;
         }
         const out = this.sendNewData(size, now);
@@ -920,44 +822,8 @@ export class Connection {
     if (datagram) this.sendDatagram(datagram, now);
     else this.sendHeader(out.type, out.seq, now, out.payload.length > 0 ? out.payload : undefined);
     this.counters.bytesSent += out.payload.length;
-    if (this.rtoDeadline === Infinity) {
-      this.rtoDeadline = now + this.rttEstimator.rto;
-      this.host.wake(this.rtoDeadline);
-    }
-    if (this.tailLossDeadline === Infinity) this.armTailLoss(now);
-  }
-
-  /** How long without ACK progress means the tail was lost: two RTTs plus variance, 20 ms at least. */
-  private tailLossDelay(): number {
-    const r = this.rttEstimator;
-    return Math.max(2 * r.rtt + 4 * r.rttVar, MIN_TAIL_LOSS_DELAY);
-  }
-
-  private armTailLoss(now: number): void {
-    if (!this.tailLossArmed || !this.rttEstimator.hasSample) return;
-    const delay = this.tailLossDelay();
-    if (delay >= this.rttEstimator.rto) return; // the RTO comes first anyway
-    this.tailLossDeadline = now + delay;
-    this.host.wake(this.tailLossDeadline);
-  }
-
-  private tailLoss(now: number): void {
-    this.tailLossDeadline = Infinity;
-    this.tailLossArmed = false;
-    // Packets older than an RTT plus variance should have been acked by now: presume them lost.
-    const r = this.rttEstimator;
-    const cutoff = now - Math.max(r.rtt + 4 * r.rttVar, MIN_TAIL_LOSS_DELAY / 2);
-    let oldestSent = Infinity;
-    for (let i = 0, seq = this.sendBuffer.oldest; i < this.sendBuffer.count; i++, seq = seqAdd(seq, 1)) {
-      const out = this.sendBuffer.get(seq)!;
-      if (out.sacked || out.needsResend || out.sentAt > cutoff) continue;
-      this.markLost(out);
-      this.counters.fastRetransmits++;
-      if (out.sentAt < oldestSent) oldestSent = out.sentAt;
-    }
-    if (oldestSent === Infinity) return;
-    this.cc.onLoss(oldestSent, now);
-    this.requestFlush();
+    if (this.timers.rto === Infinity) this.timers.arm('rto', now + this.rttEstimator.rto);
+    this.loss.onTransmit(now);
   }
 
   private sendState(now: number): void {
@@ -983,8 +849,7 @@ export class Connection {
     );
     this.counters.packetsSent++;
     this.host.transmit(this.remote, header, this);
-    this.rtoDeadline = now + this.config.initialRto * 2 ** (this.synTransmits - 1);
-    this.host.wake(this.rtoDeadline);
+    this.timers.arm('rto', now + this.config.initialRto * 2 ** (this.synTransmits - 1));
   }
 
   private receiveWindow(): number {
@@ -1054,24 +919,21 @@ export class Connection {
 
   /** The earliest time this connection needs `handleTimeout`. */
   nextDeadline(): number {
-    if (this.state === 'syn-recv') return this.expiresAt;
-    if (this.state === 'closed') return this.expiresAt;
-    let t = Math.min(this.rtoDeadline, this.tailLossDeadline, this.probeDeadline, this.confirmDeadline, this.resetDeadline);
-    if (this.state === 'connected') {
-      if (this.config.keepaliveInterval > 0) t = Math.min(t, this.lastSent + this.config.keepaliveInterval);
-      if (this.config.idleTimeout > 0) t = Math.min(t, this.lastReceived + this.config.idleTimeout);
-    }
-    return t;
+    if (this.state === 'syn-recv' || this.state === 'closed') return this.timers.expires;
+    const connected = this.state === 'connected';
+    const keepaliveAt = connected && this.config.keepaliveInterval > 0 ? this.lastSent + this.config.keepaliveInterval : Infinity;
+    const idleAt = connected && this.config.idleTimeout > 0 ? this.lastReceived + this.config.idleTimeout : Infinity;
+    return this.timers.next(keepaliveAt, idleAt);
   }
 
   handleTimeout(now: number): void {
     switch (this.state) {
       case 'syn-recv':
       case 'closed':
-        if (now >= this.expiresAt) this.host.remove(this);
+        if (now >= this.timers.expires) this.host.remove(this);
         return;
       case 'syn-sent':
-        if (now < this.rtoDeadline) return;
+        if (now < this.timers.rto) return;
         if (this.synTransmits >= this.config.maxSynTransmits) this.close(timedOut('connect'), false);
         else this.sendSyn(now);
         return;
@@ -1081,26 +943,26 @@ export class Connection {
           this.close(timedOut('connection (peer silent)'), false);
           return;
         }
-        if (now >= this.resetDeadline) {
+        if (now >= this.timers.reset) {
           // The peer sent a fitting RESET and nothing since: it really did reset. After both
           // ends of stream (our FIN unacknowledged), not an error, as before.
           this.close(this.finished ? undefined : connectionReset(), false);
           return;
         }
-        if (now >= this.rtoDeadline) this.retransmitTimeout(now);
-        else if (now >= this.tailLossDeadline) this.tailLoss(now);
-        if (now >= this.confirmDeadline) {
+        if (now >= this.timers.rto) this.retransmitTimeout(now);
+        else if (now >= this.timers.tailLoss && this.loss.onTailLossTimer(now)) this.requestFlush();
+        if (now >= this.timers.confirm) {
           // Nothing from the acceptor yet. If we sent data, its retransmission confirms instead.
-          this.confirmDeadline = ++this.confirmRepeats < MAX_CONFIRM_REPEATS ? now + this.rttEstimator.rto * 2 ** this.confirmRepeats : Infinity;
+          this.timers.arm('confirm', ++this.confirmRepeats < MAX_CONFIRM_REPEATS ? now + this.rttEstimator.rto * 2 ** this.confirmRepeats : Infinity);
           if (this.sendBuffer.count === 0) {
             this.ackPending = true;
             this.requestFlush();
           }
         }
-        if (now >= this.probeDeadline) {
+        if (now >= this.timers.probe) {
           // The peer's window stayed closed for an RTO: its reopening ACK may be lost. Send one
           // packet anyway; its ACK carries the current window.
-          this.probeDeadline = Infinity;
+          this.timers.clear('probe');
           this.peerWindow = Math.max(this.peerWindow, this.config.packetSize);
           this.requestFlush();
         }
@@ -1127,7 +989,7 @@ export class Connection {
 
   private retransmitTimeout(now: number): void {
     if (this.sendBuffer.count === 0) {
-      this.rtoDeadline = Infinity;
+      this.timers.clear('rto');
       return;
     }
     // A probe into a closed window is expected to go unanswered: it says nothing about the peer
@@ -1142,16 +1004,11 @@ export class Connection {
     this.counters.timeouts++;
     this.cc.onTimeout(now);
     this.rttEstimator.onTimeout();
-    this.tailLossDeadline = Infinity;
-    this.tailLossArmed = false;
     // Everything in flight is presumed lost; it goes out again as the (now tiny) window allows.
-    for (let i = 0, seq = this.sendBuffer.oldest; i < this.sendBuffer.count; i++, seq = seqAdd(seq, 1)) {
-      const out = this.sendBuffer.get(seq)!;
-      if (!out.sacked && !out.needsResend) this.markLost(out);
-    }
+    this.loss.onRetransmitTimeout();
     // A peer that closed its window gets a probe: assume room for one packet.
     if (this.peerWindow < this.config.packetSize) this.peerWindow = this.config.packetSize;
-    this.rtoDeadline = Infinity;
+    this.timers.clear('rto');
     this.requestFlush();
   }
 
@@ -1311,12 +1168,11 @@ export class Connection {
     if (this.state === 'closed') return;
     const wasAnnounced = this.state !== 'syn-recv';
     this.state = 'closed';
-    this.rtoDeadline = Infinity;
+    this.timers.clear('rto');
     this.writeQueue.clear();
     if (wasAnnounced) this.host.events.push({ type: 'close', connection: this, error });
     if (linger) {
-      this.expiresAt = this.lastReceived + this.config.lingerTime;
-      this.host.wake(this.expiresAt);
+      this.timers.arm('expires', this.lastReceived + this.config.lingerTime);
     } else {
       this.host.remove(this);
     }

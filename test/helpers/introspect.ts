@@ -76,8 +76,12 @@ export function validationSnapshot(connection: Connection): string {
   for (const [key, value] of Object.entries(stats)) out += `${key}=${value as number},`;
   out += '|';
   for (const name of PRIVATE_STATE) out += `${name}=${String(bag[name])},`;
+  const loss = field(connection, 'loss') as Bag;
+  for (const name of LOSS_STATE) out += `${name}=${String(loss[name])},`;
   const o = occupancy(connection);
   return `${out}|recv ${o.recvPackets}/${o.recvBytes} send ${o.sendPackets} queue ${o.writeQueueBytes}`;
 }
 
-const PRIVATE_STATE = ['replyMicros', 'lastReceived', 'ackNr', 'peerWindow', 'advertisedByPeer', 'eofSeq', 'dupAcks', 'lastAckReceived', 'finState'];
+const PRIVATE_STATE = ['replyMicros', 'lastReceived', 'ackNr', 'peerWindow', 'advertisedByPeer', 'eofSeq', 'finState'];
+/** The loss detector's (a field of the connection since loss detection left connection.ts). */
+const LOSS_STATE = ['dupAcks', 'lastAckReceived'];

@@ -1,0 +1,55 @@
+/**
+ * One connection's deadlines, in one table (quinn's model): the endpoint needs only the earliest
+ * of them, and the driver a single OS timer for the whole endpoint.
+ *
+ * Calling contract: owned by one `Connection`, which sets and clears deadlines (ms, the same clock
+ * as every `now` it is given; Infinity = not armed) through `arm`/`clear` and reads `next` from
+ * its `nextDeadline`. `LossDetector` owns `tailLoss` and arms it here. Arming a deadline asks the
+ * host to wake at it (it may be earlier than the endpoint's current wake-up); clearing one never
+ * does anything else: the endpoint recomputes its wake-up from `next` when it runs timeouts. What
+ * happens when a deadline passes is the connection's (`Connection.handleTimeout`). Nothing here
+ * reads a clock.
+ */
+
+export type TimerName = 'rto' | 'tailLoss' | 'probe' | 'confirm' | 'reset' | 'expires';
+
+export interface TimerHost {
+  /** The connection's next deadline may be earlier than the endpoint's wake-up. */
+  wake(deadline: number): void;
+}
+
+export class ConnectionTimers {
+  /** Retransmission timeout (or, in syn-sent, the SYN's). */
+  rto = Infinity;
+  /** Tail-loss probe: the ACK clock stopped with data in flight (see LossDetector). */
+  tailLoss = Infinity;
+  /** Push one packet into a window the peer closed, in case its reopening ACK was lost. */
+  probe = Infinity;
+  /** Initiator only: repeat the confirming STATE while the acceptor stays silent. */
+  confirm = Infinity;
+  /** A RESET that fit came in: reset unless the peer proves alive by then. */
+  reset = Infinity;
+  /** syn-recv and closed: when the connection is forgotten. */
+  expires = Infinity;
+
+  constructor(private readonly host: TimerHost) {}
+
+  /** Sets `name` to `at` and asks the host to wake by then. */
+  arm(name: TimerName, at: number): void {
+    this[name] = at;
+    if (at !== Infinity) this.host.wake(at);
+  }
+
+  clear(name: TimerName): void {
+    this[name] = Infinity;
+  }
+
+  /**
+   * The earliest deadline of a connected (or connecting) connection. `keepaliveAt` and `idleAt`
+   * (Infinity when disabled or not connected) are derived from the last send and receive times,
+   * which the connection keeps.
+   */
+  next(keepaliveAt: number, idleAt: number): number {
+    return Math.min(this.rto, this.tailLoss, this.probe, this.confirm, this.reset, keepaliveAt, idleAt);
+  }
+}

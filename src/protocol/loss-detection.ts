@@ -1,0 +1,204 @@
+import type { CongestionController } from './congestion/controller.js';
+import type { ConnectionTimers } from './connection-timers.js';
+import { PacketType } from './packet.js';
+import type { RttEstimator } from './rtt.js';
+import type { OutPacket, SendBuffer } from './send-buffer.js';
+import { seqAdd, seqDiff } from './seq.js';
+import type { ConnectionCounters } from './stats.js';
+
+/** SACKed packets above a hole that declare it lost (BEP 29, libutp, libtorrent). */
+const SACK_LOSS_THRESHOLD = 3;
+/** The loss threshold grows with the reordering we observe, up to this many packets. */
+const MAX_REORDER_THRESHOLD = 32;
+const DUP_ACK_THRESHOLD = 3;
+/** Floor of the tail-loss timer (ms): below it, scheduling noise would look like loss. */
+export const MIN_TAIL_LOSS_DELAY = 20;
+
+/** What the detector may do to the connection's send-side bookkeeping. */
+export interface LossHost {
+  /** Marks `out` for resend: it leaves the bytes in flight and goes out before new data. */
+  markLost(out: OutPacket): void;
+}
+
+/**
+ * Decides which packets in flight are lost: SACK holes (3 packets acked above, more once
+ * reordering was seen), 3 duplicate STATE acks, the tail-loss timer (ACK clock stopped with data
+ * in flight) and the retransmission timeout. It tells the congestion controller about losses and
+ * about cuts that proved spurious.
+ *
+ * Calling contract: owned by one `Connection`, which calls, always with the current time:
+ * - `onDelivered(out)` for every packet the peer newly acknowledges (cumulatively or selectively),
+ *   before the connection does its own bookkeeping for it (`out.needsResend` still set when it
+ *   was declared lost), with `sacked` saying which kind of ack it was;
+ * - `afterCumulativeAck()` once the cumulative ack_nr of a packet was applied, before its SACK;
+ * - `onSelectiveAck(...)` once a SACK's bits were applied, `onAckNr(...)` last for every valid
+ *   packet carrying an ack_nr (duplicate-ack counting), `onProgress` when an ack acknowledged
+ *   something, `onTransmit` for every DATA/FIN transmission;
+ * - `onTailLossTimer` / `onRetransmitTimeout` when those deadlines pass.
+ * It mutates only its own fields, the `tailLoss` deadline of the timers, packets' resend marks
+ * (through `LossHost.markLost`), the loss counters and the controller; it never sends: a `true`
+ * return means packets were marked and the connection should flush.
+ */
+export class LossDetector {
+  /** Consecutive duplicate STATE acks of the same ack_nr. */
+  dupAcks = 0;
+  /** The ack_nr of the last valid, non-stale packet: duplicate acks repeat it. */
+  lastAckReceived: number;
+  /** Highest seq_nr selectively acked so far (undefined when none is above ack_nr). */
+  private highestSacked: number | undefined = undefined;
+  /**
+   * Packets that must be acked above a hole before it counts as lost. Starts at 3 (BEP 29) and
+   * rises to the reordering distance actually seen: a packet sent once and acked after later
+   * ones were SACKed arrived out of order, not lost.
+   */
+  private reorderThreshold = SACK_LOSS_THRESHOLD;
+  /** Latest (last-)transmission time of any packet the peer acknowledged: delivery order evidence. */
+  private latestDeliveredSentAt = -Infinity;
+  /** The tail-loss timer may be armed: once per period of ACK progress. */
+  private tailLossArmed = true;
+
+  constructor(
+    private readonly sendBuffer: SendBuffer,
+    private readonly rtt: RttEstimator,
+    private readonly cc: CongestionController,
+    private readonly counters: ConnectionCounters,
+    private readonly timers: ConnectionTimers,
+    private readonly host: LossHost,
+    lastAckReceived: number,
+  ) {
+    this.lastAckReceived = lastAckReceived;
+  }
+
+  /** The peer has `out` now (first acknowledgement of it). */
+  onDelivered(out: OutPacket, sacked: boolean, now: number): void {
+    if (out.sentAt > this.latestDeliveredSentAt) this.latestDeliveredSentAt = out.sentAt;
+    if (out.transmissions === 1) {
+      const behind = this.highestSacked === undefined ? 0 : seqDiff(out.seq, this.highestSacked);
+      if (behind >= this.reorderThreshold) this.reorderThreshold = Math.min(behind + 1, MAX_REORDER_THRESHOLD);
+      // Declared lost, yet here it is, never resent: it was only reordered.
+      if (out.needsResend) this.cc.onSpuriousLoss?.(now);
+    }
+    if (sacked && (this.highestSacked === undefined || seqDiff(this.highestSacked, out.seq) > 0)) this.highestSacked = out.seq;
+  }
+
+  afterCumulativeAck(): void {
+    if (this.highestSacked !== undefined && seqDiff(this.highestSacked, this.sendBuffer.oldest) > 0) this.highestSacked = undefined;
+  }
+
+  /**
+   * A SACK whose `bits` (from ack_nr + 2) were applied, `sackedTotal` of them set for packets in
+   * flight: a packet with at least the reorder threshold of packets acked above it is lost.
+   * Resends at most `maxResends` per ack (libutp 4, libtorrent 5).
+   */
+  onSelectiveAck(ack: number, bits: number, sackedTotal: number, maxResends: number, now: number): void {
+    const threshold = this.reorderThreshold;
+    if (sackedTotal < threshold) return;
+    let sackedAbove = sackedTotal;
+    let resends = 0;
+    for (let i = -1; i < bits && sackedAbove >= threshold; i++) {
+      const out = this.sendBuffer.get(seqAdd(ack, 2 + i));
+      if (!out) continue;
+      if (out.sacked) {
+        sackedAbove--;
+        continue;
+      }
+      if (!this.mayDeclareLost(out)) continue;
+      this.declareLost(out, now);
+      if (++resends >= maxResends) break;
+    }
+  }
+
+  /**
+   * Every valid packet's ack_nr, after its acks were applied. `stale`: below the ack_nr already
+   * seen (reordered); `ackedSomething`: it moved ack_nr; `ackedBytes`: newly acked payload.
+   * Duplicate acks count only on STATE: DATA in a two-way transfer repeats ack_nr legitimately.
+   */
+  onAckNr(type: PacketType, ack: number, stale: boolean, ackedSomething: boolean, ackedBytes: number, now: number): void {
+    if (ackedSomething) {
+      this.dupAcks = 0;
+    } else if (!stale && type === PacketType.State && ack === this.lastAckReceived && this.sendBuffer.count > 0 && ackedBytes === 0) {
+      if (++this.dupAcks === DUP_ACK_THRESHOLD) {
+        const oldest = this.sendBuffer.get(this.sendBuffer.oldest);
+        if (oldest && !oldest.sacked && this.mayDeclareLost(oldest)) this.declareLost(oldest, now);
+      }
+    }
+    if (!stale) this.lastAckReceived = ack;
+  }
+
+  /** An ack acknowledged something: the ACK clock runs, so the tail-loss timer starts over. */
+  onProgress(now: number): void {
+    this.tailLossArmed = true;
+    this.timers.clear('tailLoss');
+    // A zero-byte FIN counts too: a receiver drops a FIN that overtook the last DATA, and the
+    // tail-loss timer resends it sooner than the RTO.
+    if (this.sendBuffer.count > 0) this.armTailLoss(now);
+  }
+
+  /** A DATA or FIN packet was (re)transmitted. */
+  onTransmit(now: number): void {
+    if (this.timers.tailLoss === Infinity) this.armTailLoss(now);
+  }
+
+  /**
+   * The ACK clock stopped for a couple of RTTs with data in flight: the tail of a burst was lost
+   * (nothing above it arrived to trigger SACK or duplicate ACKs). Recover now instead of after
+   * the RTO's 500 ms floor. Returns true when packets were marked for resend.
+   */
+  onTailLossTimer(now: number): boolean {
+    this.timers.clear('tailLoss');
+    this.tailLossArmed = false;
+    // Packets older than an RTT plus variance should have been acked by now: presume them lost.
+    const r = this.rtt;
+    const cutoff = now - Math.max(r.rtt + 4 * r.rttVar, MIN_TAIL_LOSS_DELAY / 2);
+    let oldestSent = Infinity;
+    for (let i = 0, seq = this.sendBuffer.oldest; i < this.sendBuffer.count; i++, seq = seqAdd(seq, 1)) {
+      const out = this.sendBuffer.get(seq)!;
+      if (out.sacked || out.needsResend || out.sentAt > cutoff) continue;
+      this.host.markLost(out);
+      this.counters.fastRetransmits++;
+      if (out.sentAt < oldestSent) oldestSent = out.sentAt;
+    }
+    if (oldestSent === Infinity) return false;
+    this.cc.onLoss(oldestSent, now);
+    return true;
+  }
+
+  /** The retransmission timer fired: everything in flight is presumed lost (the controller was told). */
+  onRetransmitTimeout(): void {
+    this.timers.clear('tailLoss');
+    this.tailLossArmed = false;
+    for (let i = 0, seq = this.sendBuffer.oldest; i < this.sendBuffer.count; i++, seq = seqAdd(seq, 1)) {
+      const out = this.sendBuffer.get(seq)!;
+      if (!out.sacked && !out.needsResend) this.host.markLost(out);
+    }
+  }
+
+  /**
+   * Whether loss evidence may (re)declare this unacked packet lost: not when already marked, nor
+   * when resent after the newest packet known delivered, as its resend may still be on the way
+   * (RACK's rule, RFC 8985).
+   */
+  private mayDeclareLost(out: OutPacket): boolean {
+    return !out.needsResend && (out.transmissions === 1 || out.sentAt < this.latestDeliveredSentAt);
+  }
+
+  /** Fast-retransmit decision (SACK or duplicate acks): resend it and tell the controller. */
+  private declareLost(out: OutPacket, now: number): void {
+    this.host.markLost(out);
+    this.counters.fastRetransmits++;
+    this.cc.onLoss(out.sentAt, now);
+  }
+
+  /** How long without ACK progress means the tail was lost: two RTTs plus variance, 20 ms at least. */
+  private tailLossDelay(): number {
+    const r = this.rtt;
+    return Math.max(2 * r.rtt + 4 * r.rttVar, MIN_TAIL_LOSS_DELAY);
+  }
+
+  private armTailLoss(now: number): void {
+    if (!this.tailLossArmed || !this.rtt.hasSample) return;
+    const delay = this.tailLossDelay();
+    if (delay >= this.rtt.rto) return; // the RTO comes first anyway
+    this.timers.arm('tailLoss', now + delay);
+  }
+}

@@ -793,6 +793,7 @@ export class Connection {
       transmissions: 0,
       needsResend: false,
       sacked: false,
+      lostIn: 0,
     };
     this.sendBuffer.push(out);
     return out;

@@ -56,6 +56,15 @@ export class LossDetector {
   private latestDeliveredSentAt = -Infinity;
   /** The tail-loss timer may be armed: once per period of ACK progress. */
   private tailLossArmed = true;
+  /**
+   * The recovery episode of the controller's last cut (numbered from 1) and how many packets
+   * declared lost in it are not yet proven spurious. The cut may be undone only once that count
+   * is back to 0: a packet declared lost and then resent can never be proven (its ACK may be the
+   * resend's), so one real loss among reordered packets keeps the cut.
+   */
+  private episode = 0;
+  private unproven = 0;
+  private undoable = false;
 
   constructor(
     private readonly sendBuffer: SendBuffer,
@@ -76,7 +85,10 @@ export class LossDetector {
       const behind = this.highestSacked === undefined ? 0 : seqDiff(out.seq, this.highestSacked);
       if (behind >= this.reorderThreshold) this.reorderThreshold = Math.min(behind + 1, MAX_REORDER_THRESHOLD);
       // Declared lost, yet here it is, never resent: it was only reordered.
-      if (out.needsResend) this.cc.onSpuriousLoss?.(now);
+      if (out.needsResend && out.lostIn === this.episode && this.undoable && --this.unproven === 0) {
+        this.undoable = false;
+        this.cc.onSpuriousLoss?.(now);
+      }
     }
     if (sacked && (this.highestSacked === undefined || seqDiff(this.highestSacked, out.seq) > 0)) this.highestSacked = out.seq;
   }
@@ -154,12 +166,16 @@ export class LossDetector {
     for (let i = 0, seq = this.sendBuffer.oldest; i < this.sendBuffer.count; i++, seq = seqAdd(seq, 1)) {
       const out = this.sendBuffer.get(seq)!;
       if (out.sacked || out.needsResend || out.sentAt > cutoff) continue;
-      this.host.markLost(out);
-      this.counters.fastRetransmits++;
       if (out.sentAt < oldestSent) oldestSent = out.sentAt;
     }
     if (oldestSent === Infinity) return false;
-    this.cc.onLoss(oldestSent, now);
+    this.onLoss(oldestSent, now);
+    for (let i = 0, seq = this.sendBuffer.oldest; i < this.sendBuffer.count; i++, seq = seqAdd(seq, 1)) {
+      const out = this.sendBuffer.get(seq)!;
+      if (out.sacked || out.needsResend || out.sentAt > cutoff) continue;
+      this.markLost(out);
+      this.counters.fastRetransmits++;
+    }
     return true;
   }
 
@@ -167,6 +183,7 @@ export class LossDetector {
   onRetransmitTimeout(): void {
     this.timers.clear('tailLoss');
     this.tailLossArmed = false;
+    this.undoable = false; // the controller forgot the cut (a timeout is never undone)
     for (let i = 0, seq = this.sendBuffer.oldest; i < this.sendBuffer.count; i++, seq = seqAdd(seq, 1)) {
       const out = this.sendBuffer.get(seq)!;
       if (!out.sacked && !out.needsResend) this.host.markLost(out);
@@ -184,9 +201,24 @@ export class LossDetector {
 
   /** Fast-retransmit decision (SACK or duplicate acks): resend it and tell the controller. */
   private declareLost(out: OutPacket, now: number): void {
-    this.host.markLost(out);
+    this.onLoss(out.sentAt, now);
+    this.markLost(out);
     this.counters.fastRetransmits++;
-    this.cc.onLoss(out.sentAt, now);
+  }
+
+  /** Tells the controller; a cut starts a new recovery episode. */
+  private onLoss(sentAt: number, now: number): void {
+    if (!this.cc.onLoss(sentAt, now)) return;
+    this.episode++;
+    this.unproven = 0;
+    this.undoable = true;
+  }
+
+  /** Marks a packet lost in the current episode (which it may prove spurious). */
+  private markLost(out: OutPacket): void {
+    this.host.markLost(out);
+    out.lostIn = this.episode;
+    this.unproven++;
   }
 
   /** How long without ACK progress means the tail was lost: two RTTs plus variance, 20 ms at least. */

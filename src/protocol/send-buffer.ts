@@ -16,6 +16,8 @@ export interface OutPacket {
   needsResend: boolean;
   /** Acknowledged selectively: no longer in flight, but ack_nr has not passed it. */
   sacked: boolean;
+  /** The loss detector's recovery episode it was last declared lost in (0: never). */
+  lostIn: number;
 }
 
 /**

@@ -14,9 +14,15 @@ export interface CongestionController {
    * the bytes in flight before this ack; `now` in ms.
    */
   onAck(ackedBytes: number, delaySample: number | undefined, flightBefore: number, rtt: number, now: number): void;
-  /** A packet was declared lost by fast retransmit; `sentAt` is when it was (last) sent. */
-  onLoss(sentAt: number, now: number): void;
-  /** A packet declared lost was acknowledged before its resend: the last cut was a mistake. */
+  /**
+   * A packet was declared lost by fast retransmit; `sentAt` is when it was (last) sent. Returns
+   * whether the window was cut: a cut starts a recovery episode that `onSpuriousLoss` may undo.
+   */
+  onLoss(sentAt: number, now: number): boolean;
+  /**
+   * Every packet declared lost since the last cut was acknowledged before its resend: the cut was
+   * a mistake (reordering, not loss). Never called while one of them is unaccounted for.
+   */
   onSpuriousLoss?(now: number): void;
   /** The retransmission timer fired. */
   onTimeout(now: number): void;

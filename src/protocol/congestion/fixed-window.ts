@@ -4,6 +4,8 @@ import type { CongestionController } from './controller.js';
 export class FixedWindow implements CongestionController {
   constructor(readonly window: number) {}
   onAck(): void {}
-  onLoss(): void {}
+  onLoss(): boolean {
+    return false;
+  }
   onTimeout(): void {}
 }

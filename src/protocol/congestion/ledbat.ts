@@ -96,13 +96,14 @@ export class Ledbat implements CongestionController {
     }
   }
 
-  onLoss(sentAt: number, now: number): void {
-    if (sentAt < this.lastCut || now - this.lastCut < LOSS_CUT_INTERVAL) return;
+  onLoss(sentAt: number, now: number): boolean {
+    if (sentAt < this.lastCut || now - this.lastCut < LOSS_CUT_INTERVAL) return false;
     this.lastCut = now;
     this.beforeCut = this.window;
     this.window = Math.max(this.packetSize, this.window / 2);
     this.slowStart = false;
     this.slowStartThreshold = this.window;
+    return true;
   }
 
   onSpuriousLoss(): void {

@@ -237,7 +237,7 @@ export class Connection {
     }
     this.ackFloor = this.ackFloorNext = seqAdd(this.sendBuffer.oldest, -1);
     this.ackFloorAt = now;
-    this.loss = new LossDetector(this.sendBuffer, this.rttEstimator, this.cc, this.counters, this.timers, { markLost: (out) => this.markLost(out) }, this.ackFloor);
+    this.loss = new LossDetector(this.sendBuffer, this.rttEstimator, this.cc, this.counters, this.timers, { markLost: (out) => this.markLost(out), requestFlush: () => this.requestFlush(), sendProbe: (out, at) => this.sendProbe(out, at) }, this.ackFloor);
   }
 
   // ---------------------------------------------------------------- application side
@@ -612,6 +612,12 @@ export class Connection {
     return acked;
   }
 
+  /** A tail-loss probe: `out` goes again now, still counted in flight (it never left it). */
+  private sendProbe(out: OutPacket, now: number): void {
+    this.counters.retransmits++;
+    this.transmitData(out, now);
+  }
+
   /** Marks a packet for resend (a loss detector's or the timeout's decision). */
   private markLost(out: OutPacket): void {
     out.needsResend = true;
@@ -951,7 +957,7 @@ export class Connection {
           return;
         }
         if (now >= this.timers.rto) this.retransmitTimeout(now);
-        else if (now >= this.timers.tailLoss && this.loss.onTailLossTimer(now)) this.requestFlush();
+        else if (now >= this.timers.tailLoss) this.loss.onTailLossTimer(now);
         if (now >= this.timers.confirm) {
           // Nothing from the acceptor yet. If we sent data, its retransmission confirms instead.
           this.timers.arm('confirm', ++this.confirmRepeats < MAX_CONFIRM_REPEATS ? now + this.rttEstimator.rto * 2 ** this.confirmRepeats : Infinity);

@@ -18,6 +18,10 @@ export const MIN_TAIL_LOSS_DELAY = 20;
 export interface LossHost {
   /** Marks `out` for resend: it leaves the bytes in flight and goes out before new data. */
   markLost(out: OutPacket): void;
+  /** Packets were marked for resend outside a flush: flush soon. */
+  requestFlush(): void;
+  /** Retransmits `out` now, whatever the window (a tail-loss probe): it stays in flight. */
+  sendProbe(out: OutPacket, now: number): void;
 }
 
 /**
@@ -65,6 +69,11 @@ export class LossDetector {
   private episode = 0;
   private unproven = 0;
   private undoable = false;
+  /** The packet the last tail-loss probe resent, while it awaits its ACK (RFC 8985 s7). */
+  private probeSeq: number | undefined = undefined;
+  private probeSentAt = 0;
+  /** The probe's packet was acknowledged: what was sent before it and is still missing is lost. */
+  private probeAnswered = false;
 
   constructor(
     private readonly sendBuffer: SendBuffer,
@@ -81,6 +90,7 @@ export class LossDetector {
   /** The peer has `out` now (first acknowledgement of it). */
   onDelivered(out: OutPacket, sacked: boolean, now: number): void {
     if (out.sentAt > this.latestDeliveredSentAt) this.latestDeliveredSentAt = out.sentAt;
+    if (out.seq === this.probeSeq) this.probeAnswered = true;
     if (out.transmissions === 1) {
       const behind = this.highestSacked === undefined ? 0 : seqDiff(out.seq, this.highestSacked);
       if (behind >= this.reorderThreshold) this.reorderThreshold = Math.min(behind + 1, MAX_REORDER_THRESHOLD);
@@ -135,6 +145,36 @@ export class LossDetector {
       }
     }
     if (!stale) this.lastAckReceived = ack;
+    if (this.probeSeq !== undefined) this.settleProbe(now);
+  }
+
+  /**
+   * RACK for the probe (RFC 8985 s7.4): once the probe's packet is acknowledged, the packets sent
+   * before it and still missing were lost (the tail of a burst): one loss event for all of them.
+   * Forgotten once it left the send buffer without that (everything before it arrived).
+   */
+  private settleProbe(now: number): void {
+    const probe = this.sendBuffer.get(this.probeSeq!);
+    if (probe !== undefined && !this.probeAnswered) return;
+    this.probeSeq = undefined;
+    this.probeAnswered = false;
+    let oldestSent = Infinity;
+    let lost = 0;
+    for (let i = 0, seq = this.sendBuffer.oldest; i < this.sendBuffer.count; i++, seq = seqAdd(seq, 1)) {
+      const out = this.sendBuffer.get(seq)!;
+      if (out.sacked || out.needsResend || out.sentAt >= this.probeSentAt) continue;
+      if (out.sentAt < oldestSent) oldestSent = out.sentAt;
+      lost++;
+    }
+    if (lost === 0) return;
+    this.onLoss(oldestSent, now);
+    for (let i = 0, seq = this.sendBuffer.oldest; i < this.sendBuffer.count; i++, seq = seqAdd(seq, 1)) {
+      const out = this.sendBuffer.get(seq)!;
+      if (out.sacked || out.needsResend || out.sentAt >= this.probeSentAt) continue;
+      this.markLost(out);
+      this.counters.fastRetransmits++;
+    }
+    this.host.requestFlush();
   }
 
   /** An ack acknowledged something: the ACK clock runs, so the tail-loss timer starts over. */
@@ -152,37 +192,40 @@ export class LossDetector {
   }
 
   /**
-   * The ACK clock stopped for a couple of RTTs with data in flight: the tail of a burst was lost
-   * (nothing above it arrived to trigger SACK or duplicate ACKs). Recover now instead of after
-   * the RTO's 500 ms floor. Returns true when packets were marked for resend.
+   * The ACK clock stopped for a couple of RTTs with data in flight: either the tail of a burst
+   * was lost (nothing above it arrived to trigger SACK or duplicate ACKs) or the ACKs are only
+   * late (a receiver's GC pause, a delay spike). Resend ONE packet, the newest outstanding, to
+   * tell them apart (RFC 8985 s7): its ACK either covers everything (late, nothing lost) or shows
+   * what is missing below it (see settleProbe). Nothing is declared lost and the window is not
+   * cut until then. If the probe too goes unanswered for twice as long, what was sent before it
+   * is presumed lost (before the RTO's 500 ms floor: a shallow queue drops probes too).
    */
-  onTailLossTimer(now: number): boolean {
+  onTailLossTimer(now: number): void {
     this.timers.clear('tailLoss');
     this.tailLossArmed = false;
-    // Packets older than an RTT plus variance should have been acked by now: presume them lost.
-    const r = this.rtt;
-    const cutoff = now - Math.max(r.rtt + 4 * r.rttVar, MIN_TAIL_LOSS_DELAY / 2);
-    let oldestSent = Infinity;
-    for (let i = 0, seq = this.sendBuffer.oldest; i < this.sendBuffer.count; i++, seq = seqAdd(seq, 1)) {
-      const out = this.sendBuffer.get(seq)!;
-      if (out.sacked || out.needsResend || out.sentAt > cutoff) continue;
-      if (out.sentAt < oldestSent) oldestSent = out.sentAt;
+    if (this.probeSeq !== undefined) {
+      this.probeAnswered = true;
+      this.settleProbe(now);
+      return;
     }
-    if (oldestSent === Infinity) return false;
-    this.onLoss(oldestSent, now);
-    for (let i = 0, seq = this.sendBuffer.oldest; i < this.sendBuffer.count; i++, seq = seqAdd(seq, 1)) {
-      const out = this.sendBuffer.get(seq)!;
-      if (out.sacked || out.needsResend || out.sentAt > cutoff) continue;
-      this.markLost(out);
-      this.counters.fastRetransmits++;
+    for (let i = this.sendBuffer.count - 1; i >= 0; i--) {
+      const out = this.sendBuffer.get(seqAdd(this.sendBuffer.oldest, i))!;
+      if (out.sacked || out.needsResend) continue;
+      this.probeSeq = out.seq;
+      this.probeSentAt = now;
+      this.probeAnswered = false;
+      this.host.sendProbe(out, now);
+      const wait = 2 * this.tailLossDelay();
+      if (now + wait < this.timers.rto) this.timers.arm('tailLoss', now + wait);
+      return;
     }
-    return true;
   }
 
   /** The retransmission timer fired: everything in flight is presumed lost (the controller was told). */
   onRetransmitTimeout(): void {
     this.timers.clear('tailLoss');
     this.tailLossArmed = false;
+    this.probeSeq = undefined;
     this.undoable = false; // the controller forgot the cut (a timeout is never undone)
     for (let i = 0, seq = this.sendBuffer.oldest; i < this.sendBuffer.count; i++, seq = seqAdd(seq, 1)) {
       const out = this.sendBuffer.get(seq)!;

@@ -385,6 +385,8 @@ export class SimHost {
   readonly notUtp: SimDatagram[] = [];
   /** Calls to random() (for tests that check what was consumed). */
   randomCalls = 0;
+  /** Until then the host runs nothing (a GC pause): datagrams wait for it, its timers too. */
+  pausedUntil = -Infinity;
   readonly randomQueue: number[];
   accept: HostOptions['accept'];
   private readonly prng: () => number;
@@ -536,6 +538,14 @@ export class SimNetwork {
     if (until > this.now) this.now = until;
   }
 
+  /**
+   * Stops `host` for `ms` (a stop-the-world GC pause): what arrives meanwhile is handled in one
+   * burst when it resumes, and its timers fire late. Its links keep running.
+   */
+  pause(host: SimHost, ms: number): void {
+    host.pausedUntil = Math.max(host.pausedUntil, this.now + ms);
+  }
+
   /** Runs for `ms` more virtual milliseconds. */
   advance(ms: number): void {
     this.drive(this.now + ms);
@@ -569,8 +579,11 @@ export class SimNetwork {
   /** One instant: deliver everything due then, service affected hosts. False when nothing is due by `limit`. */
   private step(limit: number): boolean {
     let t = this.heap.length > 0 ? this.heap[0]!.time : Infinity;
-    for (const host of this.hosts) if (host.endpoint.nextWake < t) t = host.endpoint.nextWake;
-    if (this.pending.size > 0) t = this.now;
+    for (const host of this.hosts) {
+      const wake = host.pausedUntil > this.now ? host.pausedUntil : host.endpoint.nextWake;
+      if (wake < t) t = wake;
+    }
+    for (const host of this.pending) if (!(host.pausedUntil > this.now)) t = this.now;
     if (t === Infinity || t > limit) return false;
     if (t > this.now) this.now = t;
     if (this.now === this.lastInstant) {
@@ -584,20 +597,27 @@ export class SimNetwork {
     // flushes on setImmediate, after the poll phase has read all pending datagrams).
     while (this.heap.length > 0 && this.heap[0]!.time <= this.now) {
       const d = this.pop();
+      if (d.to.pausedUntil > this.now) {
+        this.schedule(d.to, d.datagram, d.to.pausedUntil); // in arrival order, after the pause
+        continue;
+      }
       if (!d.to.endpoint.handleDatagram(d.datagram.data, d.datagram.from, this.now)) d.to.notUtp.push(d.datagram);
       touched.add(d.to);
     }
     for (const host of this.hosts) if (host.endpoint.nextWake <= this.now) touched.add(host);
     // Service in host order, for determinism; servicing may kick other hosts (handled next step).
-    const batch = this.hosts.filter((h) => touched.has(h));
+    const batch = this.hosts.filter((h) => touched.has(h) && !(h.pausedUntil > this.now));
     for (const h of batch) touched.delete(h);
     for (const host of batch) this.service(host);
     return true;
   }
 
   private serviceAll(): void {
-    for (const host of this.hosts) this.service(host);
-    this.pending.clear();
+    for (const host of this.hosts) {
+      if (host.pausedUntil > this.now) continue; // stays pending until it resumes
+      this.service(host);
+      this.pending.delete(host);
+    }
   }
 
   /** What the driver's flushNow does: timeouts, flush, send, dispatch; again while events cause work. */

@@ -69,3 +69,50 @@ describe('loss recovery precision', () => {
     assert.ok(alone.afterMax >= 0.95 * alone.before, `cut not undone: ${alone.before} -> ${alone.afterMax}`);
   });
 });
+
+/**
+ * 10 ms RTT, no bottleneck (the receive window binds: ~750 packets in flight); the receiver stops for 40 ms (a GC) mid-transfer: nothing is lost,
+ * the ACKs are only late. Returns the sender's counters over the transfer.
+ */
+function receiverPause(): { retransmits: number; fastRetransmits: number; timeouts: number; intact: boolean } {
+  const net = new SimNetwork({ seed: 5, link: { latency: 5 } });
+  const a = net.addHost('a');
+  const b = net.addHost('b', { listening: true });
+  const data = seededBytes(4, 100_000_000);
+  const conn = net.connect(a, b, { send: data });
+  net.advance(1000);
+  net.pause(b, 40);
+  assert.ok(net.runUntil(() => b.accepted[0] !== undefined && b.app(b.accepted[0]).receivedBytes === data.length, 60_000));
+  const s = conn.stats();
+  return { retransmits: s.retransmits, fastRetransmits: s.fastRetransmits, timeouts: s.timeouts, intact: Buffer.compare(b.app(b.accepted[0]!).data(), data) === 0 };
+}
+
+describe('tail-loss probe (RACK-TLP, RFC 8985)', () => {
+  test('a 40 ms receiver pause at 10 ms RTT costs one probe, not a window of resends', (t) => {
+    const o = receiverPause();
+    t.diagnostic(`retransmits ${o.retransmits}, declared lost ${o.fastRetransmits}, timeouts ${o.timeouts}`);
+    assert.ok(o.intact);
+    assert.equal(o.timeouts, 0);
+    assert.ok(o.retransmits <= 1, `${o.retransmits} retransmits for a pause (one probe at most)`);
+    assert.equal(o.fastRetransmits, 0, 'nothing was lost');
+  });
+});
+
+describe('tail-loss probe: a real tail loss', () => {
+  test('the last 5 packets of a burst lost: the probe\'s ACK shows the hole, recovered well before the 500 ms RTO', (t) => {
+    const net = new SimNetwork({ seed: 6, link: { latency: 20 } });
+    const a = net.addHost('a');
+    const b = net.addHost('b', { listening: true });
+    let dataSeen = 0;
+    // 140,000 bytes are 102 packets of 1374 bytes: the last five first transmissions are lost.
+    net.link(a, b).set({ filter: (d) => d.packet?.type === PacketType.Data && ++dataSeen >= 98 && dataSeen <= 102 });
+    const conn = net.connect(a, b, { send: seededBytes(8, 140_000), endWhenWritten: false });
+    assert.ok(net.runUntil(() => conn.state === 'connected', 1000));
+    const start = net.now;
+    assert.ok(net.runUntil(() => b.accepted[0] !== undefined && b.app(b.accepted[0]).receivedBytes === 140_000, 5000));
+    const s = conn.stats();
+    t.diagnostic(`complete ${(net.now - start).toFixed(1)} ms after connect (RTT 40 ms), retransmits ${s.retransmits}, timeouts ${s.timeouts}`);
+    assert.equal(s.timeouts, 0);
+    assert.ok(net.now - start < 450, `${net.now - start} ms`);
+  });
+});

@@ -327,6 +327,7 @@ export class Connection {
       baseDelay: 0,
       slowStart: false,
       ...this.cc.stats?.(),
+      reorderThreshold: this.loss.reorderThreshold,
       packetSize: this.config.packetSize,
       packetSizeReductions: this.sendFailure.sizeReductions,
       sendErrors: this.sendFailure.errors,

@@ -11,6 +11,13 @@ const SACK_LOSS_THRESHOLD = 3;
 /** The loss threshold grows with the reordering we observe, up to this many packets. */
 const MAX_REORDER_THRESHOLD = 32;
 const DUP_ACK_THRESHOLD = 3;
+/**
+ * Round trips after which the reorder threshold falls back to the reordering seen during them
+ * (halving at most per period): a path that reordered once must not keep SACK loss detection
+ * off for small windows for the rest of the connection (RACK ages its reordering window too,
+ * RFC 8985 s6.2).
+ */
+const REORDER_DECAY_RTTS = 8;
 /** Floor of the tail-loss timer (ms): below it, scheduling noise would look like loss. */
 export const MIN_TAIL_LOSS_DELAY = 20;
 
@@ -53,9 +60,12 @@ export class LossDetector {
   /**
    * Packets that must be acked above a hole before it counts as lost. Starts at 3 (BEP 29) and
    * rises to the reordering distance actually seen: a packet sent once and acked after later
-   * ones were SACKed arrived out of order, not lost.
+   * ones were SACKed arrived out of order, not lost. Decays back (see REORDER_DECAY_RTTS).
    */
-  private reorderThreshold = SACK_LOSS_THRESHOLD;
+  reorderThreshold = SACK_LOSS_THRESHOLD;
+  /** Largest reordering distance (packets) seen in the current decay period, and when it began. */
+  private reorderSeen = 0;
+  private reorderPeriodStart = 0;
   /** Latest (last-)transmission time of any packet the peer acknowledged: delivery order evidence. */
   private latestDeliveredSentAt = -Infinity;
   /** The tail-loss timer may be armed: once per period of ACK progress. */
@@ -93,6 +103,7 @@ export class LossDetector {
     if (out.seq === this.probeSeq) this.probeAnswered = true;
     if (out.transmissions === 1) {
       const behind = this.highestSacked === undefined ? 0 : seqDiff(out.seq, this.highestSacked);
+      if (behind > this.reorderSeen) this.reorderSeen = behind;
       if (behind >= this.reorderThreshold) this.reorderThreshold = Math.min(behind + 1, MAX_REORDER_THRESHOLD);
       // Declared lost, yet here it is, never resent: it was only reordered.
       if (out.needsResend && out.lostIn === this.episode && this.undoable && --this.unproven === 0) {
@@ -146,6 +157,14 @@ export class LossDetector {
     }
     if (!stale) this.lastAckReceived = ack;
     if (this.probeSeq !== undefined) this.settleProbe(now);
+    if (now - this.reorderPeriodStart >= REORDER_DECAY_RTTS * Math.max(this.rtt.rtt, MIN_TAIL_LOSS_DELAY)) this.decayReorderThreshold(now);
+  }
+
+  private decayReorderThreshold(now: number): void {
+    const floor = Math.max(SACK_LOSS_THRESHOLD, this.reorderSeen + 1, this.reorderThreshold >> 1);
+    if (floor < this.reorderThreshold) this.reorderThreshold = floor;
+    this.reorderSeen = 0;
+    this.reorderPeriodStart = now;
   }
 
   /**

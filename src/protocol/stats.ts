@@ -39,6 +39,8 @@ export interface ConnectionStats extends ConnectionCounters {
   /** Base one-way delay (ms, includes the clock offset between the peers). */
   baseDelay: number;
   slowStart: boolean;
+  /** SACKed packets above a hole that declare it lost now: 3, more while the path reorders. */
+  reorderThreshold: number;
   /** Largest datagram this connection sends now (lowered by EMSGSIZE from the OS). */
   packetSize: number;
   /** Times EMSGSIZE made this connection lower its packet size. */

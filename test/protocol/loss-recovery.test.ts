@@ -116,3 +116,21 @@ describe('tail-loss probe: a real tail loss', () => {
     assert.ok(net.now - start < 450, `${net.now - start} ms`);
   });
 });
+
+describe('reorder threshold', () => {
+  test('rises with reordering and decays back to 3 once the path stops reordering', (t) => {
+    const net = new SimNetwork({ seed: 9, link: { ...BROADBAND, jitter: 60 } });
+    const a = net.addHost('a');
+    const b = net.addHost('b', { listening: true });
+    const conn = net.connect(a, b, { send: seededBytes(5, 40_000_000) });
+    net.advance(4000);
+    const during = conn.stats().reorderThreshold;
+    net.link(a, b).set({ jitter: 0 });
+    net.link(b, a).set({ jitter: 0 });
+    net.advance(10_000);
+    const after = conn.stats().reorderThreshold;
+    t.diagnostic(`reorder threshold: ${during} while reordering (60 ms jitter), ${after} after 10 s of an in-order path`);
+    assert.ok(during > 3, `reordering was seen: ${during}`);
+    assert.equal(after, 3, 'SACK loss detection back to 3 packets');
+  });
+});

@@ -184,6 +184,8 @@ export class Connection {
   private orphaned = false;
   private lastReceived: number;
   private lastSent: number;
+  /** When DATA/FIN last went out, or an idle decay was applied: idleness is measured from it. */
+  private activeAt: number;
 
   constructor(options: {
     config: ConnectionConfig;
@@ -211,6 +213,7 @@ export class Connection {
     this.rttEstimator = new RttEstimator(config.initialRto, config.minRto, config.maxRto);
     this.lastReceived = now;
     this.lastSent = now;
+    this.activeAt = now;
     this.advertisedWindow = config.receiveBufferSize;
     this.initialSeq = isn;
     this.timers = new ConnectionTimers(host);
@@ -739,6 +742,7 @@ export class Connection {
   }
 
   private sendAllowed(now: number): boolean {
+    if (this.sendBuffer.count === 0 && this.writeQueue.length > 0) this.decayAfterIdle(now);
     const window = Math.min(this.cc.window, this.peerWindow);
     const maxPayload = this.maxPayload;
     let sent = false;
@@ -785,6 +789,15 @@ export class Connection {
     return sent;
   }
 
+  /** Nothing outstanding and data to send: a window left over from before an idle period decays. */
+  private decayAfterIdle(now: number): void {
+    const rto = this.rttEstimator.rto;
+    const periods = Math.floor((now - this.activeAt) / rto);
+    if (periods < 1 || !this.rttEstimator.hasSample) return;
+    this.activeAt = now;
+    this.cc.onIdle?.(periods, now);
+  }
+
   private nagleHolds(): boolean {
     if (this.noDelay || this.finState !== 'open' || this.lastSmallSeq === undefined) return false;
     // Still in the send buffer (not yet cumulatively acked) means still unacknowledged.
@@ -826,6 +839,7 @@ export class Connection {
   /** Sends `out` (again); `datagram` is its first transmission, already encoded. */
   private transmitData(out: OutPacket, now: number, datagram?: Uint8Array): void {
     out.sentAt = now;
+    this.activeAt = now;
     out.transmissions++;
     if (datagram) this.sendDatagram(datagram, now);
     else this.sendHeader(out.type, out.seq, now, out.payload.length > 0 ? out.payload : undefined);

@@ -134,3 +134,26 @@ describe('reorder threshold', () => {
     assert.equal(after, 3, 'SACK loss detection back to 3 packets');
   });
 });
+
+describe('window after idle', () => {
+  test('after 3 s without data the window has decayed: the next write does not leave in one burst', (t) => {
+    const net = new SimNetwork({ seed: 12, link: BROADBAND });
+    const a = net.addHost('a');
+    const b = net.addHost('b', { listening: true });
+    const conn = net.connect(a, b, { endWhenWritten: false });
+    assert.ok(net.runUntil(() => conn.state === 'connected', 1000));
+    conn.write(seededBytes(6, 3_000_000));
+    net.kick(a);
+    assert.ok(net.runUntil(() => b.accepted[0] !== undefined && b.app(b.accepted[0]).receivedBytes === 3_000_000, 30_000));
+    const busy = conn.stats().cwnd;
+    net.advance(3000);
+    const records = net.capture();
+    const resumedAt = net.now;
+    conn.write(seededBytes(7, 1_000_000));
+    net.kick(a);
+    net.advance(0);
+    const burst = records.filter((r) => r.sentAt === resumedAt && r.packet?.type === PacketType.Data).length;
+    t.diagnostic(`cwnd ${busy.toFixed(0)} when busy; after 3 s idle, ${burst} DATA packets leave at once (cwnd ${conn.stats().cwnd.toFixed(0)})`);
+    assert.ok(burst <= 12, `${burst} packets in one burst after idle`);
+  });
+});

@@ -24,6 +24,12 @@ export interface CongestionController {
    * a mistake (reordering, not loss). Never called while one of them is unaccounted for.
    */
   onSpuriousLoss?(now: number): void;
+  /**
+   * The sender had nothing in flight for `periods` (>= 1) retransmission timeouts and is about to
+   * send again: the window no longer reflects the path (RFC 7661 s4.3; libtorrent decays it by
+   * 2/3 per timeout), and sent at once it would be one line-rate burst.
+   */
+  onIdle?(periods: number, now: number): void;
   /** The retransmission timer fired. */
   onTimeout(now: number): void;
   /** Our timestamp_difference for a packet from the peer (the reverse path), for clock drift. */

@@ -3,6 +3,8 @@ import { DelayHistory } from './delay-history.js';
 
 /** Window growth at most this many bytes per RTT (libutp, libtorrent). */
 const MAX_GAIN_PER_RTT = 3000;
+/** What the window keeps per idle RTO (libtorrent). */
+const IDLE_DECAY = 2 / 3;
 /** Halve at most once per this many ms. */
 const LOSS_CUT_INTERVAL = 100;
 /** Samples the current delay is the minimum of (filters out delayed-ACK noise). */
@@ -111,6 +113,17 @@ export class Ledbat implements CongestionController {
     if (this.beforeCut === undefined) return;
     this.window = Math.max(this.window, this.beforeCut);
     this.beforeCut = undefined;
+  }
+
+  onIdle(periods: number): void {
+    const before = this.window;
+    this.window = Math.max(2 * this.packetSize, before * IDLE_DECAY ** periods);
+    if (this.window >= before) return;
+    // Slow start back towards (3/4 of) the old window: the path likely still carries it, but the
+    // delay must confirm it first (RFC 7661 keeps ssthresh >= 3/4 of the old cwnd the same way).
+    this.beforeCut = undefined;
+    this.slowStart = true;
+    this.slowStartThreshold = 0.75 * before;
   }
 
   onTimeout(now: number): void {

@@ -132,6 +132,14 @@ export class Connection {
   private readonly timers: ConnectionTimers;
   private readonly loss: LossDetector;
   private consecutiveTimeouts = 0;
+  /**
+   * RTT evidence of the ACK being processed: the youngest never-retransmitted packet it acks
+   * cumulatively and selectively (ms; Infinity: none), and whether it cumulatively acks a
+   * retransmitted packet, which voids the cumulative sample (see takeRttSample).
+   */
+  private ackRtt = Infinity;
+  private sackRtt = Infinity;
+  private ackCoversResend = false;
 
   private readonly writeQueue = new WriteQueue();
   private writeBlocked = false;
@@ -556,6 +564,8 @@ export class Connection {
     let ackedSomething = false;
     const ack = packet.ack;
     const stale = seqDiff(seqAdd(this.sendBuffer.oldest, -1), ack) < 0;
+    this.ackRtt = this.sackRtt = Infinity;
+    this.ackCoversResend = false;
     while (this.sendBuffer.count > 0 && seqDiff(this.sendBuffer.oldest, ack) >= 0) {
       const out = this.sendBuffer.shift()!;
       ackedSomething = true;
@@ -569,6 +579,7 @@ export class Connection {
     this.loss.afterCumulativeAck();
     if (packet.selectiveAck) acked += this.processSelectiveAck(ack, packet.selectiveAck, now);
     this.loss.onAckNr(packet.type, ack, stale, ackedSomething, acked, now);
+    this.takeRttSample();
     if (now - this.ackFloorAt >= Math.max(this.rttEstimator.rtt, MIN_TAIL_LOSS_DELAY)) {
       this.ackFloor = this.ackFloorNext;
       this.ackFloorNext = seqAdd(this.sendBuffer.oldest, -1);
@@ -589,7 +600,13 @@ export class Connection {
   /** Bookkeeping for a packet the peer has now: returns its payload bytes newly out of flight. */
   private acknowledge(out: OutPacket, sacked: boolean, now: number): number {
     this.loss.onDelivered(out, sacked, now);
-    if (out.transmissions === 1) this.rttEstimator.sample(now - out.sentAt);
+    if (out.transmissions > 1) {
+      if (!sacked) this.ackCoversResend = true;
+    } else if (sacked) {
+      if (now - out.sentAt < this.sackRtt) this.sackRtt = now - out.sentAt;
+    } else if (now - out.sentAt < this.ackRtt) {
+      this.ackRtt = now - out.sentAt;
+    }
     if (out.needsResend) {
       out.needsResend = false;
       this.resendsPending--;
@@ -597,6 +614,18 @@ export class Connection {
     }
     this.bytesInFlight -= out.payload.length;
     return out.payload.length;
+  }
+
+  /**
+   * One RTT sample per ACK, from the youngest packet it newly acknowledges that was sent once
+   * (Karn). A cumulative ACK that also covers a retransmitted packet may have been sent for the
+   * retransmission: packets before it that arrived long ago, whose own ACKs were lost (an
+   * outage), would otherwise give the outage as an RTT (3.7 s: RTO 6.3 s). Their sample is
+   * dropped; a selectively acked packet still gives one (Linux: FLAG_RETRANS_DATA_ACKED, sack_rtt).
+   */
+  private takeRttSample(): void {
+    const sample = this.ackCoversResend ? this.sackRtt : Math.min(this.ackRtt, this.sackRtt);
+    if (sample !== Infinity) this.rttEstimator.sample(sample);
   }
 
   private processSelectiveAck(ack: number, mask: Uint8Array, now: number): number {

@@ -157,3 +157,21 @@ describe('window after idle', () => {
     assert.ok(burst <= 12, `${burst} packets in one burst after idle`);
   });
 });
+
+describe('RTT samples across an outage', () => {
+  test('packets delivered just before a 2 s outage, acked only after it by the resend\'s ACK, give no RTT sample', (t) => {
+    const net = new SimNetwork({ seed: 7, link: { ...BROADBAND, outages: [{ start: 3000, end: 5000 }] } });
+    const a = net.addHost('a');
+    const b = net.addHost('b', { listening: true });
+    const conn = net.connect(a, b, { send: seededBytes(7, 4_000_000) });
+    let maxRtt = 0;
+    while (net.now < 10_000) {
+      net.advance(10);
+      maxRtt = Math.max(maxRtt, conn.stats().rtt);
+    }
+    t.diagnostic(`largest smoothed RTT ${maxRtt.toFixed(1)} ms (path: 60 ms + up to 250 ms of queue)`);
+    // Their ACKs died in the outage; the ACK that finally covers them was caused by the resend of
+    // an older packet (Karn's rule, per ACK: RFC 6298 s3, Linux's FLAG_RETRANS_DATA_ACKED).
+    assert.ok(maxRtt < 400, `smoothed RTT reached ${maxRtt.toFixed(1)} ms`);
+  });
+});

@@ -11,7 +11,7 @@
  * reads a clock.
  */
 
-export type TimerName = 'rto' | 'tailLoss' | 'probe' | 'confirm' | 'reset' | 'expires';
+export type TimerName = 'rto' | 'tailLoss' | 'probe' | 'confirm' | 'reset' | 'expires' | 'pace';
 
 export interface TimerHost {
   /** The connection's next deadline may be earlier than the endpoint's wake-up. */
@@ -31,6 +31,8 @@ export class ConnectionTimers {
   reset = Infinity;
   /** syn-recv and closed: when the connection is forgotten. */
   expires = Infinity;
+  /** The pacer holds back the next DATA packet until then (see Pacer). */
+  pace = Infinity;
 
   constructor(private readonly host: TimerHost) {}
 
@@ -50,6 +52,6 @@ export class ConnectionTimers {
    * which the connection keeps.
    */
   next(keepaliveAt: number, idleAt: number): number {
-    return Math.min(this.rto, this.tailLoss, this.probe, this.confirm, this.reset, keepaliveAt, idleAt);
+    return Math.min(this.rto, this.tailLoss, this.probe, this.confirm, this.reset, this.pace, keepaliveAt, idleAt);
   }
 }

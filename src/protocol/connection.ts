@@ -12,6 +12,7 @@ import { WriteQueue } from './write-queue.js';
 import { seqAdd, seqDiff } from './seq.js';
 import { ConnectionTimers } from './connection-timers.js';
 import { LossDetector, MIN_TAIL_LOSS_DELAY } from './loss-detection.js';
+import { Pacer } from './pacer.js';
 import { newCounters, type ConnectionCounters, type ConnectionStats } from './stats.js';
 import { delaySample, timestampDifference, timestampMicros } from './time.js';
 
@@ -131,6 +132,9 @@ export class Connection {
   private resendsPending = 0;
   private readonly timers: ConnectionTimers;
   private readonly loss: LossDetector;
+  private readonly pacer = new Pacer();
+  /** The last flush stopped with data waiting for the pacer (not for the window or the application). */
+  private pacerHeld = false;
   private consecutiveTimeouts = 0;
   /**
    * RTT evidence of the ACK being processed: the youngest never-retransmitted packet it acks
@@ -559,7 +563,9 @@ export class Connection {
   }
 
   private processAck(packet: Packet, now: number): void {
-    const flightBefore = this.bytesInFlight;
+    // Held back by the pacer counts as window-limited: its rate is the window's, so the window,
+    // not the application, held the sender back (else the window never grows while paced).
+    const flightBefore = this.pacerHeld ? Math.max(this.bytesInFlight, this.cc.window) : this.bytesInFlight;
     let acked = 0;
     let ackedSomething = false;
     const ack = packet.ack;
@@ -776,6 +782,7 @@ export class Connection {
     const maxPayload = this.maxPayload;
     let sent = false;
     let cursor = this.sendBuffer.oldest;
+    this.pacerHeld = false;
     for (;;) {
       if (this.resendsPending > 0) {
         let out: OutPacket | undefined;
@@ -785,11 +792,13 @@ export class Connection {
           continue;
         }
         if (this.bytesInFlight > 0 && this.bytesInFlight + out.payload.length > window) break;
+        if (this.paced(now)) break;
         out.needsResend = false;
         this.resendsPending--;
         this.bytesInFlight += out.payload.length;
         this.counters.retransmits++;
         this.transmitData(out, now);
+        this.pacer.sent(out.payload.length, now, window, this.pacingRtt(), this.cc.inSlowStart === true);
         sent = true;
         continue;
       }
@@ -802,7 +811,9 @@ export class Connection {
           if (this.sendBuffer.count === 0 && this.timers.probe === Infinity) this.timers.arm('probe', now + this.rttEstimator.rto);
           break;
         }
+        if (this.paced(now)) break;
         const out = this.sendNewData(size, now);
+        this.pacer.sent(size, now, window, this.pacingRtt(), this.cc.inSlowStart === true);
         if (size < maxPayload) this.lastSmallSeq = out.seq;
         this.bytesInFlight += size;
         sent = true;
@@ -816,6 +827,24 @@ export class Connection {
       break;
     }
     return sent;
+  }
+
+  /**
+   * The RTT the pacer spreads a window over; 0 (no pacing) until a fresh sample after repeated
+   * timeouts: an outage's recovery was paced at the drained queue's old RTT (151 ms on a 60 ms
+   * path) and took twice as long.
+   */
+  private pacingRtt(): number {
+    return this.rttEstimator.stale ? 0 : this.rttEstimator.rtt;
+  }
+
+  /** Whether the pacer holds the next packet back; if so, the `pace` deadline wakes us for it. */
+  private paced(now: number): boolean {
+    const delay = this.pacer.delay(now);
+    if (delay === 0) return false;
+    if (this.timers.pace !== now + delay) this.timers.arm('pace', now + delay);
+    this.pacerHeld = true;
+    return true;
   }
 
   /** Nothing outstanding and data to send: a window left over from before an idle period decays. */
@@ -1009,6 +1038,10 @@ export class Connection {
             this.ackPending = true;
             this.requestFlush();
           }
+        }
+        if (now >= this.timers.pace) {
+          this.timers.clear('pace');
+          this.requestFlush();
         }
         if (now >= this.timers.probe) {
           // The peer's window stayed closed for an RTO: its reopening ACK may be lost. Send one

@@ -6,6 +6,12 @@ export class RttEstimator {
   /** Smoothed RTT (ms); 0 until the first sample. */
   rtt = 0;
   rttVar = 0;
+  /**
+   * The timer backed off more than once since the last sample: the smoothed RTT may no longer
+   * describe the path (RFC 6298 s5 lets a sender clear it then; we keep it for the RTO and let
+   * only what needs the current RTT, the pacer, wait for a fresh sample).
+   */
+  stale = false;
   private backoff = 1;
 
   constructor(private readonly initialRto: number, private readonly minRto: number, private readonly maxRto: number) {}
@@ -23,6 +29,7 @@ export class RttEstimator {
   /** A sample from a packet that was sent exactly once (Karn's rule is the caller's). */
   sample(rttMs: number): void {
     const r = Math.max(rttMs, 0.001);
+    this.stale = false;
     if (this.rtt === 0) {
       this.rtt = r;
       this.rttVar = r / 2;
@@ -39,5 +46,6 @@ export class RttEstimator {
 
   onTimeout(): void {
     this.backoff *= 2;
+    if (this.backoff > 2) this.stale = true;
   }
 }

@@ -8,6 +8,8 @@ import type { ConnectionConfig } from '../config.js';
 export interface CongestionController {
   /** Bytes allowed in flight now. */
   readonly window: number;
+  /** Growing exponentially (the pacer then lets the window double per RTT). */
+  readonly inSlowStart?: boolean;
   /**
    * `ackedBytes` were newly acknowledged. `delaySample` is the peer's echoed
    * timestamp_difference (one-way delay plus clock offset, µs) or undefined; `flightBefore` is

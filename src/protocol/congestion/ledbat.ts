@@ -55,6 +55,10 @@ export class Ledbat implements CongestionController {
     this.window = 2 * packetSize;
   }
 
+  get inSlowStart(): boolean {
+    return this.slowStart;
+  }
+
   onAck(ackedBytes: number, delaySample: number | undefined, flightBefore: number, rtt: number, now: number): void {
     this.rtt = rtt;
     if (delaySample !== undefined) this.addDelaySample(delaySample, now);

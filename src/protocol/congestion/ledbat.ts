@@ -21,6 +21,12 @@ export interface LedbatOptions {
   targetDelay?: number;
   /** Upper bound of the window in bytes (the receive window usually binds first). */
   maxWindow?: number;
+  /** Slow start ends at this share of the target (default 0.9, libutp). */
+  slowStartExit?: number;
+  /** Above this multiple of the target the window shrinks multiplicatively (default 1.05). */
+  decreaseAbove?: number;
+  /** Share of the excess over the target shed per RTT there (default 0.5). */
+  decreaseFactor?: number;
 }
 
 /**
@@ -33,25 +39,31 @@ export interface LedbatOptions {
  */
 export class Ledbat implements CongestionController {
   window: number;
-  private readonly target: number;
+  protected readonly target: number;
   private readonly maxWindow: number;
-  private slowStart = true;
-  private slowStartThreshold = Infinity;
+  private readonly slowStartExit: number;
+  private readonly decreaseAbove: number;
+  private readonly decreaseFactor: number;
+  protected slowStart = true;
+  protected slowStartThreshold = Infinity;
   private lastCut = -Infinity;
   /** The window before the last loss cut, while that cut may still be undone. */
   private beforeCut: number | undefined = undefined;
   private readonly ourHistory = new DelayHistory();
   private readonly theirHistory = new DelayHistory();
   private readonly recent: number[] = [];
-  private queuingDelay = 0;
+  protected queuingDelay = 0;
   private rtt = 0;
 
   constructor(
-    private readonly packetSize: number,
+    protected readonly packetSize: number,
     options: LedbatOptions = {},
   ) {
     this.target = (options.targetDelay ?? 100) * 1000;
     this.maxWindow = options.maxWindow ?? 16 * 1024 * 1024;
+    this.slowStartExit = options.slowStartExit ?? SLOW_START_EXIT;
+    this.decreaseAbove = options.decreaseAbove ?? FAR_ABOVE_TARGET;
+    this.decreaseFactor = options.decreaseFactor ?? 0.5;
     this.window = 2 * packetSize;
   }
 
@@ -66,7 +78,7 @@ export class Ledbat implements CongestionController {
     const windowLimited = flightBefore + this.packetSize >= this.window;
     const offTarget = this.target - this.queuingDelay;
     if (this.slowStart) {
-      if (this.queuingDelay > SLOW_START_EXIT * this.target) {
+      if (this.queuingDelay > this.slowStartExit * this.target) {
         this.slowStart = false;
         this.slowStartThreshold = this.window;
       } else {
@@ -79,10 +91,10 @@ export class Ledbat implements CongestionController {
     const share = Math.min(ackedBytes, this.window) / this.window;
     let gain = (MAX_GAIN_PER_RTT * offTarget * share) / this.target;
     if (gain > 0 && !windowLimited) return;
-    if (this.queuingDelay > FAR_ABOVE_TARGET * this.target) {
+    if (this.queuingDelay > this.decreaseAbove * this.target) {
       // Far above the target (a slow-start overshoot, or a TCP flow filling the queue): the
       // linear decrease would take many RTTs, so shed half the excess per RTT instead.
-      gain = Math.min(gain, -0.5 * this.window * (1 - this.target / this.queuingDelay) * share);
+      gain = Math.min(gain, -this.decreaseFactor * this.window * (1 - this.target / this.queuingDelay) * share);
     }
     this.window += gain;
     this.clamp();
@@ -146,7 +158,7 @@ export class Ledbat implements CongestionController {
     };
   }
 
-  private addDelaySample(sample: number, now: number): void {
+  protected addDelaySample(sample: number, now: number): void {
     this.ourHistory.add(sample, now);
     this.recent.push(sample);
     if (this.recent.length > CURRENT_DELAY_SAMPLES) this.recent.shift();

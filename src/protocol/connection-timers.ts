@@ -8,10 +8,11 @@
  * host to wake at it (it may be earlier than the endpoint's current wake-up); clearing one never
  * does anything else: the endpoint recomputes its wake-up from `next` when it runs timeouts. What
  * happens when a deadline passes is the connection's (`Connection.handleTimeout`). Nothing here
- * reads a clock.
+ * reads a clock. The pacer's wake-ups are not here: they come once per packet, so the endpoint
+ * keeps them in a list of its own (`ConnectionHost.pace`) instead of scanning every connection.
  */
 
-export type TimerName = 'rto' | 'tailLoss' | 'probe' | 'confirm' | 'reset' | 'expires' | 'pace';
+export type TimerName = 'rto' | 'tailLoss' | 'probe' | 'confirm' | 'reset' | 'expires';
 
 export interface TimerHost {
   /** The connection's next deadline may be earlier than the endpoint's wake-up. */
@@ -31,8 +32,6 @@ export class ConnectionTimers {
   reset = Infinity;
   /** syn-recv and closed: when the connection is forgotten. */
   expires = Infinity;
-  /** The pacer holds back the next DATA packet until then (see Pacer). */
-  pace = Infinity;
 
   constructor(private readonly host: TimerHost) {}
 
@@ -52,6 +51,6 @@ export class ConnectionTimers {
    * which the connection keeps.
    */
   next(keepaliveAt: number, idleAt: number): number {
-    return Math.min(this.rto, this.tailLoss, this.probe, this.confirm, this.reset, this.pace, keepaliveAt, idleAt);
+    return Math.min(this.rto, this.tailLoss, this.probe, this.confirm, this.reset, keepaliveAt, idleAt);
   }
 }

@@ -28,6 +28,11 @@ export interface ConnectionHost {
   markDirty(connection: Connection): void;
   /** The connection's next deadline may be earlier than the endpoint's wake-up. */
   wake(deadline: number): void;
+  /**
+   * The pacer holds this connection's next packet until `connection.paceAt`: call its
+   * `resumePacing()` then. Called once per wait; the connection does not send before.
+   */
+  pace(connection: Connection): void;
   /** The connection is finished with: forget it. */
   remove(connection: Connection): void;
   /**
@@ -135,6 +140,8 @@ export class Connection {
   private readonly pacer = new Pacer();
   /** The last flush stopped with data waiting for the pacer (not for the window or the application). */
   private pacerHeld = false;
+  /** When the pacer lets the next packet go, while the endpoint holds us in its pacing list. */
+  paceAt = Infinity;
   private consecutiveTimeouts = 0;
   /**
    * RTT evidence of the ACK being processed: the youngest never-retransmitted packet it acks
@@ -842,7 +849,10 @@ export class Connection {
   private paced(now: number): boolean {
     const delay = this.pacer.delay(now);
     if (delay === 0) return false;
-    if (this.timers.pace !== now + delay) this.timers.arm('pace', now + delay);
+    if (this.paceAt === Infinity) {
+      this.paceAt = now + delay;
+      this.host.pace(this);
+    }
     this.pacerHeld = true;
     return true;
   }
@@ -997,7 +1007,13 @@ export class Connection {
 
   // ---------------------------------------------------------------- time
 
-  /** The earliest time this connection needs `handleTimeout`. */
+  /** The endpoint's pacing wake-up for this connection came (`paceAt` passed): send what it held. */
+  resumePacing(): void {
+    this.paceAt = Infinity;
+    this.requestFlush();
+  }
+
+  /** The earliest time this connection needs `handleTimeout` (pacing aside: see `paceAt`). */
   nextDeadline(): number {
     if (this.state === 'syn-recv' || this.state === 'closed') return this.timers.expires;
     const connected = this.state === 'connected';
@@ -1038,10 +1054,6 @@ export class Connection {
             this.ackPending = true;
             this.requestFlush();
           }
-        }
-        if (now >= this.timers.pace) {
-          this.timers.clear('pace');
-          this.requestFlush();
         }
         if (now >= this.timers.probe) {
           // The peer's window stayed closed for an RTO: its reopening ACK may be lost. Send one

@@ -65,8 +65,16 @@ export class Endpoint implements ConnectionHost {
   };
   /** Accept incoming connections. */
   listening = false;
-  /** Earliest time any connection needs `handleTimeout` (Infinity when none). */
+  /** Earliest time any connection needs `handleTimeout` or may send again (Infinity when none). */
   nextWake = Infinity;
+  /** Earliest connection deadline: only then are all connections scanned. */
+  private timerWake = Infinity;
+  /**
+   * Connections the pacer holds back (the few that are sending), each until its `paceAt`: their
+   * wake-ups come once per packet, which must not cost a scan of every connection.
+   */
+  private readonly paced: Connection[] = [];
+  private paceWake = Infinity;
 
   /** address -> (port << 16 | recv_id) -> connection. Two numeric-keyed levels avoid a string per datagram. */
   private readonly byAddress = new Map<string, Map<number, Connection>>();
@@ -180,18 +188,39 @@ export class Endpoint implements ConnectionHost {
     dirty.length = 0;
   }
 
-  /** Runs every expired deadline and recomputes `nextWake`. */
+  /** Runs every expired deadline, releases paced connections whose time came, recomputes `nextWake`. */
   handleTimeout(now: number): void {
     if (now < this.nextWake) return;
-    let next = Infinity;
-    for (const inner of this.byAddress.values()) {
-      for (const connection of inner.values()) {
-        if (connection.nextDeadline() <= now) connection.handleTimeout(now);
-        const deadline = connection.nextDeadline();
-        if (deadline < next) next = deadline;
+    if (now >= this.paceWake) this.releasePaced(now);
+    if (now >= this.timerWake) {
+      let next = Infinity;
+      for (const inner of this.byAddress.values()) {
+        for (const connection of inner.values()) {
+          if (connection.nextDeadline() <= now) connection.handleTimeout(now);
+          const deadline = connection.nextDeadline();
+          if (deadline < next) next = deadline;
+        }
       }
+      this.timerWake = next;
     }
-    this.nextWake = next;
+    this.nextWake = Math.min(this.timerWake, this.paceWake);
+  }
+
+  private releasePaced(now: number): void {
+    const paced = this.paced;
+    let next = Infinity;
+    let kept = 0;
+    for (let i = 0; i < paced.length; i++) {
+      const connection = paced[i]!;
+      if (connection.paceAt <= now) {
+        connection.resumePacing();
+        continue;
+      }
+      paced[kept++] = connection;
+      if (connection.paceAt < next) next = connection.paceAt;
+    }
+    paced.length = kept;
+    this.paceWake = next;
   }
 
   // ---------------------------------------------------------------- ConnectionHost
@@ -205,7 +234,14 @@ export class Endpoint implements ConnectionHost {
   }
 
   wake(deadline: number): void {
+    if (deadline < this.timerWake) this.timerWake = deadline;
     if (deadline < this.nextWake) this.nextWake = deadline;
+  }
+
+  pace(connection: Connection): void {
+    this.paced.push(connection);
+    if (connection.paceAt < this.paceWake) this.paceWake = connection.paceAt;
+    if (connection.paceAt < this.nextWake) this.nextWake = connection.paceAt;
   }
 
   remove(connection: Connection): void {

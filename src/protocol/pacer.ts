@@ -6,9 +6,10 @@
  * double, 1.25x after so the ACK clock, not the pacer, sets the pace).
  *
  * Calling contract: owned by one `Connection`. Before sending a DATA packet it asks
- * `delay(now)`: 0 means send now, else the connection stops sending and asks the host to wake
- * it at `now + delay` (its `pace` deadline). After each paced packet it calls `sent(...)`. No
- * timers or clocks here; no allocation per packet.
+ * `delay(now)`: 0 means send now, else the connection stops sending, sets its `paceAt` to
+ * `now + delay` and hands itself to the host (`ConnectionHost.pace`), which resumes it then.
+ * After each paced packet it calls `sent(...)`. No timers or clocks here; no allocation per
+ * packet.
  */
 
 /**

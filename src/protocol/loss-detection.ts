@@ -32,10 +32,10 @@ export interface LossHost {
 }
 
 /**
- * Decides which packets in flight are lost: SACK holes (3 packets acked above, more once
- * reordering was seen), 3 duplicate STATE acks, the tail-loss timer (ACK clock stopped with data
- * in flight) and the retransmission timeout. It tells the congestion controller about losses and
- * about cuts that proved spurious.
+ * Decides which packets in flight are lost: SACK holes (3 packets acked above, more while the
+ * path reorders), 3 duplicate STATE acks, a tail-loss probe when the ACK clock stops with data in
+ * flight (RACK-TLP) and the retransmission timeout. It tells the congestion controller about
+ * losses, and undoes a cut only when every packet declared lost since proved spurious.
  *
  * Calling contract: owned by one `Connection`, which calls, always with the current time:
  * - `onDelivered(out)` for every packet the peer newly acknowledges (cumulatively or selectively),
@@ -43,12 +43,13 @@ export interface LossHost {
  *   was declared lost), with `sacked` saying which kind of ack it was;
  * - `afterCumulativeAck()` once the cumulative ack_nr of a packet was applied, before its SACK;
  * - `onSelectiveAck(...)` once a SACK's bits were applied, `onAckNr(...)` last for every valid
- *   packet carrying an ack_nr (duplicate-ack counting), `onProgress` when an ack acknowledged
- *   something, `onTransmit` for every DATA/FIN transmission;
+ *   packet carrying an ack_nr (duplicate acks, the probe's answer, the reorder threshold's decay),
+ *   `onProgress` when an ack acknowledged something, `onTransmit` for every DATA/FIN transmission;
  * - `onTailLossTimer` / `onRetransmitTimeout` when those deadlines pass.
- * It mutates only its own fields, the `tailLoss` deadline of the timers, packets' resend marks
- * (through `LossHost.markLost`), the loss counters and the controller; it never sends: a `true`
- * return means packets were marked and the connection should flush.
+ * It mutates only its own fields, the `tailLoss` deadline of the timers, packets' `lostIn`, the
+ * loss counters and the controller; packets are marked for resend through `LossHost.markLost`.
+ * The only packet it makes the connection send is the tail-loss probe (`LossHost.sendProbe`);
+ * when the probe reveals losses it asks for a flush (`LossHost.requestFlush`).
  */
 export class LossDetector {
   /** Consecutive duplicate STATE acks of the same ack_nr. */

@@ -294,6 +294,19 @@ describe("utp-native's behaviour", { timeout: 20_000 }, () => {
     out.destroy();
   });
 
+  test("send() and connect() bind an unbound socket first, with 'listening', as utp-native", async () => {
+    const a = socket();
+    const listened = once(a, 'listening');
+    a.send(Buffer.from('x'), 0, 1, 9, '127.0.0.1');
+    await listened;
+    assert.equal(a.address().address, '0.0.0.0');
+    const b = socket();
+    const bound = once(b, 'listening');
+    b.connect(9, '127.0.0.1').on('error', () => {});
+    await bound;
+    assert.equal(typeof b.address().port, 'number');
+  });
+
   test('IPv6 works (utp-native had IPv4 only)', async () => {
     const server = socket();
     const port = await listening(server, 0, '::1');

@@ -58,7 +58,7 @@ const GRACEFUL_CLOSE_LIMIT = 10_000;
  * utp-native's destroy(): libutp's utp_close, a graceful close. Our FIN follows what was
  * written, nothing more is delivered to the application, and the connection really goes (core
  * abort: quiet if the peer ended too, else a RESET, as libutp once its FIN is acknowledged) when
- * the peer acknowledged our FIN, or fails, or stays silent for GRACEFUL_CLOSE_LIMIT. The peer sees
+ * the peer acknowledged our FIN, or fails, or sends nothing for about GRACEFUL_CLOSE_LIMIT. The peer sees
  * 'end', not ECONNRESET: utp-native's users destroy connections whose peers often have no 'error'
  * listener. microtp's own destroy() (a RESET at once) remains for destroy(error) and for
  * connections not open yet.
@@ -70,7 +70,14 @@ function destroy(this: Closing, error?: Error | null): Closing {
   // What happens to it from now on is not the application's business (utp-native reports nothing).
   this.on('error', ignore);
   this.removeAllListeners('timeout');
-  this.setTimeout(GRACEFUL_CLOSE_LIMIT, () => destroyNow.call(this));
+  // Silence, not duration: a long flush of what was written keeps going while the peer acks it.
+  let heard = this.stats()?.packetsReceived ?? 0;
+  this.setTimeout(GRACEFUL_CLOSE_LIMIT);
+  this.on('timeout', () => {
+    const received = this.stats()?.packetsReceived ?? 0;
+    if (received === heard) destroyNow.call(this);
+    heard = received;
+  });
   this.removeAllListeners('data');
   this.removeAllListeners('readable');
   this.resume();

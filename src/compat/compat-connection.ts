@@ -58,10 +58,10 @@ const GRACEFUL_CLOSE_LIMIT = 10_000;
  * utp-native's destroy(): libutp's utp_close, a graceful close. Our FIN follows what was
  * written, nothing more is delivered to the application, and the connection really goes (core
  * abort: quiet if the peer ended too, else a RESET, as libutp once its FIN is acknowledged) when
- * the peer acknowledged our FIN, or fails, or sends nothing for about GRACEFUL_CLOSE_LIMIT. The peer sees
- * 'end', not ECONNRESET: utp-native's users destroy connections whose peers often have no 'error'
- * listener. microtp's own destroy() (a RESET at once) remains for destroy(error) and for
- * connections not open yet.
+ * the peer acknowledged our FIN, or fails, or sends nothing for about GRACEFUL_CLOSE_LIMIT. The
+ * peer sees 'end', not ECONNRESET: utp-native's users destroy connections whose peers often have
+ * no 'error' listener. microtp's own destroy() (a RESET at once) remains for destroy(error) and
+ * for connections not open yet.
  */
 function destroy(this: Closing, error?: Error | null): Closing {
   if (this[closingGracefully]) return error ? (destroyNow.call(this, error) as Closing) : this;

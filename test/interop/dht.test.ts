@@ -119,6 +119,14 @@ test(`bittorrent-dht and µTP share one port through utp() (${STACK})`, { timeou
   );
   const looker = watchErrors(await dhtBoundNode('looker', [...boot, `${HOST}:${plain2.port}`]), errors);
   const nodes = [seed, plain1, plain2, announcer, looker];
+  // Every KRPC message is a bencoded dictionary ('d'...'e'); anything else reaching the DHT's
+  // 'message' listener on a shared socket is µTP traffic that leaked out of the demultiplexer.
+  const leaked: string[] = [];
+  for (const node of [announcer, looker]) {
+    node.socket!.on('message', (data: Buffer) => {
+      if (data[0] !== 0x64) leaked.push(`${node.name}: ${data.subarray(0, 4).toString('hex')}… (${data.length} bytes)`);
+    });
+  }
   try {
     await Promise.all(nodes.map((n) => ready(n.dht)));
 
@@ -164,6 +172,7 @@ test(`bittorrent-dht and µTP share one port through utp() (${STACK})`, { timeou
     assert.equal(echoed.length, 1, 'the announcer accepted one µTP connection');
     assert.equal(echoed[0]!.remotePort, looker.port, 'and it came from the looker’s DHT port');
     assert.deepEqual(errors, []);
+    assert.deepEqual(leaked.slice(0, 5), [], `no µTP datagram reached 'message' (${leaked.length} did)`);
     if (!connection.destroyed) await once(connection, 'close');
   } finally {
     await Promise.all(nodes.map(destroy));

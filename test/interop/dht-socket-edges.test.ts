@@ -134,9 +134,12 @@ describe(`send() to what a remote DHT node can name reports asynchronously (${ST
   });
 
   // undefined: k-rpc-socket sends to `peer.address || peer.host`, both absent in a malformed node.
-  test('non-IP garbage hosts', TIMEOUT, async () => {
+  // 255.255.255.255: the kernel refuses it (EACCES) without SO_BROADCAST.
+  test('non-IP garbage hosts and the broadcast address', TIMEOUT, async () => {
     const socket = await boundSocket();
-    for (const host of ['', undefined as unknown as string, 'not a host!', '999.1.1.1', '1.2.3']) await assertReportsError(socket, 6881, host);
+    for (const host of ['', undefined as unknown as string, 'not a host!', '999.1.1.1', '1.2.3', '255.255.255.255']) {
+      await assertReportsError(socket, 6881, host);
+    }
   });
 
   test('an IPv6 literal on the IPv4 socket', { ...TIMEOUT, skip: NATIVE && 'utp-native 2.5.3 re-resolves "::1" forever (its isIP is IPv4-only): the callback never comes' }, async () => {
@@ -155,6 +158,17 @@ describe(`send() to what a remote DHT node can name reports asynchronously (${ST
     const got = once(receiver, 'message');
     assert.deepEqual(await sendOutcome(socket, receiver.address().port, HOST), { via: 'callback', error: null });
     assert.ok((await got)[0].equals(DHT_PING));
+  });
+
+  test('send(buf, offset, length) sends exactly that slice', TIMEOUT, async () => {
+    const socket = await boundSocket();
+    const receiver = await plainUdp();
+    const got = once(receiver, 'message');
+    const framed = Buffer.concat([Buffer.from('head'), DHT_PING, Buffer.from('tail')]);
+    await new Promise<void>((resolve, reject) =>
+      socket.send(framed, 4, DHT_PING.length, receiver.address().port, HOST, (error) => (error ? reject(error) : resolve())),
+    );
+    assert.equal(((await got)[0] as Buffer).toString(), DHT_PING.toString());
   });
 
   test('send() before bind() binds: the reply comes back as a message to the address() port', TIMEOUT, async () => {
@@ -253,6 +267,23 @@ describe(`bind() and listen() as a DHT calls them (${STACK})`, () => {
       assert.equal(listened, false);
     });
   }
+
+  // @hyperswarm/network does this: on EADDRINUSE it calls listen() again, with another port.
+  test('after EADDRINUSE, listen() on another port works for µTP and messages', TIMEOUT, async () => {
+    const holder = await plainUdp();
+    const socket = newSocket();
+    const failed = once(socket, 'error');
+    socket.listen(holder.address().port, HOST);
+    assert.equal(((await failed)[0] as NodeJS.ErrnoException).code, 'EADDRINUSE');
+    const listening = once(socket, 'listening');
+    socket.listen(0, HOST);
+    await listening;
+    assert.notEqual(socket.address().port, holder.address().port);
+    const got = once(socket, 'message');
+    holder.send(DHT_PING, socket.address().port, HOST);
+    assert.ok(((await got)[0] as Buffer).equals(DHT_PING));
+    await echoThrough(socket);
+  });
 
   test('bittorrent-dht listen() on a port in use: the DHT emits EADDRINUSE', TIMEOUT, async () => {
     const holder = await plainUdp();

@@ -29,6 +29,11 @@ after(cleanup);
 const DHT_PING = Buffer.from('d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe');
 /** A STUN binding request (RFC 5389): first byte 0x00, so version 0, not µTP. */
 const STUN = Buffer.from('000100002112a442' + '0102030405060708090a0b0c', 'hex');
+/**
+ * A STUN Binding success response with an XOR-MAPPED-ADDRESS: it starts 0x0101, which reads as
+ * µTP version 1 DATA with an extension; only the magic cookie and length tell it apart.
+ */
+const STUN_RESPONSE = Buffer.from('0101000c2112a442' + '0102030405060708090a0b0c' + '0020000800011234e1baa5f3', 'hex');
 
 const sockets: UtpNativeSocket[] = [];
 const dgrams: dgram.Socket[] = [];
@@ -219,6 +224,18 @@ describe(`'message' carries the datagrams that are not µTP (${STACK})`, () => {
       assert.equal(connections, 0);
     });
   }
+
+  test('a STUN Binding response, which reads as µTP DATA, is surfaced', { ...TIMEOUT, skip: NATIVE && 'libutp takes it for µTP DATA of an unknown connection: utp-native swallows it and answers with a RESET' }, async () => {
+    const socket = await boundSocket();
+    const peer = await plainUdp();
+    const seen = messagesUntil(socket, DHT_PING);
+    peer.send(STUN_RESPONSE, socket.address().port, HOST);
+    peer.send(DHT_PING, socket.address().port, HOST);
+    assert.deepEqual(
+      (await seen).map((m) => m.data.toString('hex')),
+      [STUN_RESPONSE.toString('hex'), DHT_PING.toString('hex')],
+    );
+  });
 
   test('STUN, garbage, empty and 1-byte datagrams crash nothing; STUN is surfaced; DHT and µTP keep working', TIMEOUT, async () => {
     const socket = newSocket();

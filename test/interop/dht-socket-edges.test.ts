@@ -165,6 +165,14 @@ describe(`send() to what a remote DHT node can name reports asynchronously (${ST
     assert.ok((await got)[0].equals(DHT_PING));
   });
 
+  test('a host name is resolved (a bootstrap entry such as localhost:6881)', TIMEOUT, async () => {
+    const socket = await boundSocket();
+    const receiver = await plainUdp();
+    const got = once(receiver, 'message');
+    assert.deepEqual(await sendOutcome(socket, receiver.address().port, 'localhost'), { via: 'callback', error: null });
+    assert.ok((await got)[0].equals(DHT_PING));
+  });
+
   test('send(buf, offset, length) sends exactly that slice', TIMEOUT, async () => {
     const socket = await boundSocket();
     const receiver = await plainUdp();
@@ -269,6 +277,17 @@ describe(`bind() and listen() as a DHT calls them (${STACK})`, () => {
       }),
     );
     assert.deepEqual(order, ['listening', 'cb port true']);
+  });
+
+  test("'listening' comes once for bind(), whatever listen() and send() follow", TIMEOUT, async () => {
+    const socket = newSocket();
+    let listening = 0;
+    socket.on('listening', () => listening++);
+    await new Promise<void>((resolve) => socket.bind(0, HOST, resolve));
+    socket.listen(); // without a callback: utp-native drops it on a bound socket
+    const receiver = await plainUdp();
+    await sendOutcome(socket, receiver.address().port, HOST);
+    assert.equal(listening, 1);
   });
 
   for (const mode of ['bind', 'listen'] as const) {

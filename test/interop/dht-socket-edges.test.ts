@@ -233,6 +233,31 @@ describe(`'message' carries the datagrams that are not µTP (${STACK})`, () => {
     });
   }
 
+  // The DHT of a swarm peer queries us from the port its µTP connection to us runs on: the
+  // demultiplexer must tell them apart by content, not by source.
+  test('a DHT query from the address and port of a live µTP connection is surfaced', TIMEOUT, async () => {
+    const server = newSocket();
+    const accepted = once(server, 'connection');
+    const listening = once(server, 'listening');
+    server.listen(0, HOST);
+    await listening;
+    const client = newSocket();
+    const connection = client.connect(server.address().port, HOST);
+    connection.write('hello');
+    const [incoming] = (await accepted) as [UtpNativeConnection];
+    const got = once(server, 'message');
+    client.send(DHT_PING, 0, DHT_PING.length, server.address().port, HOST);
+    const [data, rinfo] = (await got) as [Buffer, UtpNativeRemoteInfo];
+    assert.ok(data.equals(DHT_PING));
+    assert.equal(rinfo.port, incoming.remotePort);
+    const ended = Promise.all([once(connection, 'close'), once(incoming, 'close')]);
+    incoming.resume();
+    connection.resume();
+    incoming.end();
+    connection.end();
+    await ended;
+  });
+
   test('a STUN Binding response, which reads as µTP DATA, is surfaced', { ...TIMEOUT, skip: NATIVE && 'libutp takes it for µTP DATA of an unknown connection: utp-native swallows it and answers with a RESET' }, async () => {
     const socket = await boundSocket();
     const peer = await plainUdp();

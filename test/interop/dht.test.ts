@@ -17,6 +17,10 @@
 // - the announcer, as discovery-swarm does: socket.listen(0) first, then bittorrent-dht gets the
 //   already-bound socket and never binds it;
 // - the looker, as a DHT user would: bittorrent-dht's own listen() binds the utp() socket.
+// The real discovery-swarm is checked by hand (test/interop/manual/discovery-swarm.cjs).
+//
+// It runs in about 3 s on microtp, 0.5 s on utp-native: destroying the DHTs closes the utp()
+// sockets, whose 'close' waits out the 3 s linger of the gracefully closed µTP connection.
 import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
 import { after, test } from 'node:test';

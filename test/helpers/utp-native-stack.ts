@@ -74,6 +74,13 @@ export function requireUtpNative(stack: StackName = STACK): { utp: UtpNativeApi;
   const target = stack === 'utp-native' ? join(REPO_ROOT, 'node_modules', 'utp-native') : REPO_ROOT;
   symlinkSync(target, join(app, 'node_modules', 'utp-native'), 'dir');
   const require = createRequire(join(app, 'app.js'));
+  const resolved = require.resolve('utp-native');
+  // microtp must come from its package.json `require` condition (a .cjs file in dist/), not from
+  // `main` (the ESM build) nor from sources: that entry is what an aliased install loads.
+  if (stack === 'microtp' && !(resolved.startsWith(join(REPO_ROOT, 'dist')) && resolved.endsWith('.cjs'))) {
+    throw new Error(`require('utp-native') resolved to ${resolved}, not microtp's CommonJS entry in dist/`);
+  }
   const utp = require('utp-native') as UtpNativeApi;
+  if (typeof utp !== 'function') throw new Error(`require('utp-native') (${resolved}) is not utp-native's callable API`);
   return { utp, cleanup: () => rmSync(app, { recursive: true, force: true }) };
 }

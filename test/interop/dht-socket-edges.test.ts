@@ -151,9 +151,12 @@ describe(`send() to what a remote DHT node can name reports asynchronously (${ST
     await assertReportsError(await boundSocket(), 6881, '::1');
   });
 
+  // Both while closing (k-rpc-socket may still answer a query) and once closed.
   test('after close()', TIMEOUT, async () => {
     const socket = await boundSocket();
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => socket.close(() => resolve()));
+    await assertReportsError(socket, 6881, HOST);
+    await closed;
     await assertReportsError(socket, 6881, HOST);
   });
 

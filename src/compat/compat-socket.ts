@@ -2,6 +2,7 @@ import type dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { UtpError } from '../protocol/errors.js';
+import { decodePacket } from '../protocol/packet.js';
 import { udpTypeFor, validateBufferSize, validatePort } from '../node/args.js';
 import type { Socket } from '../node/socket.js';
 import { asConnection, failedConnection, type CompatConnection } from './compat-connection.js';
@@ -218,6 +219,12 @@ export class UtpNativeSocket extends EventEmitter {
     });
     shared.on('message', (data: Buffer, rinfo: dgram.RemoteInfo) => {
       if (this.shared !== shared) return;
+      // The core passes on µTP packets of connections it does not have (as libtorrent does, for
+      // hole punching); libutp answers them with a RESET and keeps them, so utp-native never
+      // surfaced them. Surfaced, every late packet of a closed connection reaches a DHT's
+      // bencode decoder (k-rpc-socket: a 'warning' each). A datagram that decodes as µTP here is
+      // such a stray (STUN is told apart by its magic cookie; see looksLikeStun).
+      if (decodePacket(data) !== undefined) return;
       const info: MessageInfo = { address: rinfo.address, family: rinfo.family, port: rinfo.port };
       this.emit('message', data, info);
     });

@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import dc from 'node:diagnostics_channel';
 import { createReadStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 
@@ -137,7 +137,7 @@ if (mode === 'seed') {
 } else {
   await listening();
   let started = 0;
-  const torrent = client.add(args.torrent, { path: args.dir, announce: [] });
+  const torrent = client.add(await readFile(args.torrent), { path: args.dir, announce: [] });
   watch(torrent);
   torrent.once('infoHash', () => {
     emit({ event: 'torrent', ...info, port: client.address().port, infoHash: torrent.infoHash });

@@ -28,10 +28,9 @@ Run with Debian's /usr/bin/python3 (the one that has python3-libtorrent).
   Both modes, --peer-info: also print, as they happen,
       {"event":"peer","ip","port","utp","outgoing","client"} for every peer
       connection the session has (from get_peer_info(); "utp" is the
-      peer_info utp_socket flag), and {"event":"connection","direction",
-      "socketType"|"message"} for every incoming_connection_alert /
-      peer_connect_alert, so a test can prove no peer used TCP
-      (test/interop/webtorrent.test.ts).
+      peer_info utp_socket flag), and {"event":"connection","alert","utp",...}
+      for every incoming_connection_alert / peer_connect_alert, so a test can
+      prove no peer used TCP (test/interop/webtorrent.test.ts).
 
 Only uTP is enabled; --tcp enables only TCP instead (used to prove the
 BitTorrent side without microtp). Alerts go to stderr; stdout carries only JSON lines.
@@ -127,12 +126,15 @@ def drain_alerts(ses):
     for a in ses.pop_alerts():
         log(type(a).__name__ + ':', a.message())
         if PEER_INFO and isinstance(a, lt.incoming_connection_alert):
-            emit({'event': 'connection', 'direction': 'in', 'socketType': str(a.socket_type).split('.')[-1],
-                  'endpoint': '%s:%d' % a.endpoint})
+            # socket_type_t.utp and .udp are the same value (3) in the binding.
+            emit({'event': 'connection', 'alert': 'incoming_connection',
+                  'utp': int(a.socket_type) == int(lt.socket_type_t.utp),
+                  'socketType': int(a.socket_type), 'endpoint': '%s:%d' % a.endpoint})
         if PEER_INFO and isinstance(a, lt.peer_connect_alert):
-            # The binding has no socket_type here; the message names it.
-            emit({'event': 'connection', 'direction': 'out', 'message': a.message(),
-                  'endpoint': '%s:%d' % a.endpoint})
+            # Raised for outgoing and incoming peers; the binding has no socket_type
+            # here, the message ends with it: "... connection to peer (uTP)".
+            emit({'event': 'connection', 'alert': 'peer_connect', 'utp': a.message().endswith('(uTP)'),
+                  'message': a.message(), 'endpoint': '%s:%d' % a.endpoint})
         if not REPORT_PEERS:
             continue
         if isinstance(a, lt.peer_disconnected_alert):

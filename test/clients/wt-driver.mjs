@@ -10,6 +10,7 @@
 //   node wt-driver.mjs download --wt 2|3 --torrent FILE --dir DIR --peer HOST:PORT
 //       Downloads the torrent into DIR from that one peer (webtorrent connects out),
 //       prints {"event":"done","seconds","sha256",...} and exits 0.
+//   --tcp (either mode): webtorrent's utp: false (the test's negative control).
 //
 // stdout carries only JSON lines; every line also says which file answered
 // require('utp-native') ("utpModule") so a test can tell microtp from libutp.
@@ -32,6 +33,9 @@ const { positionals, values: args } = parseArgs({
     dir: { type: 'string' },
     peer: { type: 'string' },
     'piece-length': { type: 'string', default: String(256 * 1024) },
+    // Negative control only (webtorrent.test.ts): utp: false, so that the test can show its
+    // µTP evidence tells TCP apart. Never used for the µTP transfers.
+    tcp: { type: 'boolean', default: false },
   },
 });
 const mode = positionals[0];
@@ -81,12 +85,12 @@ const client = new WebTorrent({
   natPmp: false,
   webSeeds: false,
   // webtorrent's default anyway; says what is under test.
-  utp: true,
+  utp: !args.tcp,
   // Plaintext: lt_peer.py turns encryption off (3.x defaults to offering BEP 8 PE first).
   secure: 0,
 });
 client.on('error', fail);
-if (!client.utp) fail(new Error(`webtorrent has uTP off: require('utp-native') failed in ${pkg}/lib/utp.cjs (see its warning on stderr)`));
+if (!client.utp && !args.tcp) fail(new Error(`webtorrent has uTP off: require('utp-native') failed in ${pkg}/lib/utp.cjs (see its warning on stderr)`));
 
 const wires = [];
 function watch(torrent) {

@@ -70,3 +70,16 @@ for (const [wt, direction] of cases) {
     t.diagnostic(`${(BYTES / 1048576).toFixed(1)} MiB in ${r.seconds.toFixed(2)} s; wires ${r.wtWires.join(',')}; libtorrent peers ${r.ltPeers.length}`);
   });
 }
+
+// The evidence above must be able to say "TCP": the same transfer with webtorrent's utp: false
+// and libtorrent on TCP only has to show TCP wires, TCP sockets and no utp_socket flag. Without
+// this, a probe that always said "uTP" (a wrong flag bit, an event that never fires) would pass.
+test('negative control: the µTP-only evidence reports a TCP transfer as TCP', { timeout: TRANSFER_TIMEOUT_MS + 30_000 }, async (t) => {
+  if (unavailable(t)) return;
+  const r = await transfer({ wt: '3', direction: 'libtorrent-seeds', stack: STACK, bytes: BYTES, timeoutMs: TRANSFER_TIMEOUT_MS, tcp: true, echoStderr: !!process.env['MICROTP_WT_DEBUG'] });
+  assert.equal(r.sha256, r.expectedSha256);
+  assert.deepEqual(r.wtWires, ['tcpOutgoing']);
+  assert.ok(r.wtTcp.some((s) => s['direction'] === 'out'), 'the TCP socket was seen');
+  assert.ok(r.ltPeers.length >= 1 && r.ltPeers.every((p) => p['utp'] === false), `libtorrent peers: ${JSON.stringify(r.ltPeers)}`);
+  assert.ok(r.ltConnections.length >= 1 && r.ltConnections.every((c) => c['utp'] === false), `libtorrent connections: ${JSON.stringify(r.ltConnections)}`);
+});

@@ -63,6 +63,11 @@ export interface TransferOptions {
   bytes: number;
   /** Whole transfer, startup included; children are killed when it passes. */
   timeoutMs: number;
+  /**
+   * Negative control: webtorrent with utp: false and libtorrent with only TCP (lt_peer.py
+   * --tcp), to show the µTP evidence in the result does tell TCP apart.
+   */
+  tcp?: boolean;
   echoStderr?: boolean;
 }
 
@@ -111,11 +116,11 @@ export async function transfer(opts: TransferOptions): Promise<TransferResult> {
   const expectedSha256 = createHash('sha256').update(data).digest('hex');
 
   const driver = (args: string[]): JsonChild =>
-    startJsonChild(`webtorrent ${WEBTORRENT[opts.wt]} (${opts.stack})`, process.execPath, [...(opts.stack === 'utp-native' ? ['-r', REAL_UTP_NATIVE] : []), DRIVER, ...args, '--wt', opts.wt], {
+    startJsonChild(`webtorrent ${WEBTORRENT[opts.wt]} (${opts.stack})`, process.execPath, [...(opts.stack === 'utp-native' ? ['-r', REAL_UTP_NATIVE] : []), DRIVER, ...args, '--wt', opts.wt, ...(opts.tcp ? ['--tcp'] : [])], {
       cwd: CLIENTS_DIR,
       echoStderr: !!opts.echoStderr,
     });
-  const ltPeer = (args: string[]): JsonChild => startJsonChild('lt_peer.py', PYTHON, [LT_PEER, ...args, '--peer-info'], { echoStderr: !!opts.echoStderr });
+  const ltPeer = (args: string[]): JsonChild => startJsonChild('lt_peer.py', PYTHON, [LT_PEER, ...args, '--peer-info', ...(opts.tcp ? ['--tcp'] : [])], { echoStderr: !!opts.echoStderr });
   const children: Array<[string, JsonChild]> = [];
   const events = (c: JsonChild, event: string): JsonLine[] => c.lines.filter((l) => l.event === event);
 

@@ -101,7 +101,9 @@ function withDeadline<T>(p: Promise<T>, deadline: number, what: string): Promise
 function annotate(err: unknown, children: Array<[string, JsonChild]>): Error {
   const e = err instanceof Error ? err : new Error(String(err));
   for (const [name, c] of children) {
-    e.message += `\n--- ${name} stderr (tail):\n${c.stderrTail(40)}\n--- ${name} last stdout lines: ${JSON.stringify(c.lines.slice(-3))}`;
+    // JsonChild's own errors already quote their child's stderr.
+    if (!e.message.includes(c.stderrTail(3))) e.message += `\n--- ${name} stderr (tail):\n${c.stderrTail(40)}`;
+    e.message += `\n--- ${name} last stdout lines: ${JSON.stringify(c.lines.slice(-3))}`;
   }
   return e;
 }

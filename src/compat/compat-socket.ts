@@ -2,10 +2,10 @@ import type dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { UtpError } from '../protocol/errors.js';
-import { udpTypeFor, validatePort } from '../node/args.js';
+import { udpTypeFor, validateBufferSize, validatePort } from '../node/args.js';
 import type { Socket } from '../node/socket.js';
 import { asConnection, failedConnection, type CompatConnection } from './compat-connection.js';
-import { SharedSocketWithBuffers as SharedSocket } from './pending-main.js';
+import { SharedSocket } from '../node/shared-socket.js';
 
 export interface UtpNativeOptions {
   /** Keep the writable side open after the peer ended. utp-native's default: true. */
@@ -170,14 +170,14 @@ export class UtpNativeSocket extends EventEmitter {
 
   setSendBufferSize(n: number): number {
     if (this.closingFlag) return 0;
-    this.sendBufferSize = n;
+    this.sendBufferSize = validateBufferSize(n);
     this.shared?.setSendBufferSize(n);
     return this.getSendBufferSize();
   }
 
   setRecvBufferSize(n: number): number {
     if (this.closingFlag) return 0;
-    this.recvBufferSize = n;
+    this.recvBufferSize = validateBufferSize(n);
     this.shared?.setRecvBufferSize(n);
     return this.getRecvBufferSize();
   }

@@ -6,6 +6,9 @@
  * second, CommonJS build: one copy of the code, so `import` and `require` users in one process
  * share one module instance (no dual-package hazard: one utp.connect pool, one set of classes).
  */
-import compat = require('./utp-native.js');
+// A type-only import with resolution-mode (TypeScript 5.3+), not `import x = require()`, which
+// TypeScript before 5.8 rejects in the emitted .d.cts when the target is an ES module.
+import type { Utp } from './utp-native.js' with { 'resolution-mode': 'import' };
 
-export = compat.default;
+const utp = (require('./utp-native.js') as { default: Utp }).default;
+export = utp;

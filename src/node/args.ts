@@ -19,6 +19,14 @@ export function validateHost(host: unknown): string | undefined {
   return host;
 }
 
+/** A UDP buffer size the kernel could be asked for (SO_RCVBUF / SO_SNDBUF take an int). */
+export function validateBufferSize(bytes: unknown): number {
+  if (typeof bytes !== 'number' || !Number.isInteger(bytes) || bytes <= 0 || bytes > 0x7fffffff) {
+    throw new UtpError('ERR_SOCKET_BAD_BUFFER_SIZE', `buffer size must be a positive integer below 2^31, got ${String(bytes)}`);
+  }
+  return bytes;
+}
+
 export function familyOf(address: string): 'IPv4' | 'IPv6' {
   return isIP(address) === 6 ? 'IPv6' : 'IPv4';
 }

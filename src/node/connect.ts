@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { UtpError } from '../protocol/errors.js';
 import { validateHost, validatePort } from './args.js';
 import { SharedSocket, type SharedSocketOptions } from './shared-socket.js';
 import type { Socket } from './socket.js';
@@ -6,6 +7,14 @@ import type { Socket } from './socket.js';
 export interface ConnectOptions extends Omit<SharedSocketOptions, 'type'> {
   port: number;
   host?: string;
+  /** As net.connect: calls `socket.setTimeout(timeout)` ('timeout' after that long idle). */
+  timeout?: number;
+  /**
+   * Destroys the socket with an AbortError (`code: 'ABORT_ERR'`, `cause`: the signal's reason)
+   * when aborted, connecting or connected, as net.connect does. A connect deadline is
+   * `signal: AbortSignal.timeout(ms)`.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -48,13 +57,30 @@ export function connect(
   }
   const port = validatePort(options.port, false);
   const target = validateHost(options.host) ?? '127.0.0.1';
-  const { port: _port, host: _host, ...socketOptions } = options;
+  const { port: _port, host: _host, timeout, signal, ...socketOptions } = options;
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0) || !Number.isFinite(timeout))) {
+    throw new UtpError('ERR_OUT_OF_RANGE', `timeout must be a non-negative number, got ${String(timeout)}`);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new UtpError('ERR_INVALID_ARG_TYPE', 'signal must be an AbortSignal');
+  }
   const type = isIP(target) === 6 ? 'udp6' : 'udp4';
   const hasOwnOptions = Object.keys(socketOptions).length > 0;
   // Per-connection tunables need a socket of their own; plain connects share the pool's.
   const shared = hasOwnOptions ? new SharedSocket({ ...socketOptions, type }) : pooledSocket(type);
   if (hasOwnOptions) shared.closeWhenIdle();
   const socket = shared.connect(port, target);
+  if (timeout !== undefined) socket.setTimeout(timeout);
+  if (signal) abortWith(signal, socket);
   if (connectListener) socket.once('connect', connectListener);
   return socket;
+}
+
+function abortWith(signal: AbortSignal, socket: Socket): void {
+  const abort = (): void => {
+    socket.destroy(Object.assign(new Error('The operation was aborted', { cause: signal.reason }), { name: 'AbortError', code: 'ABORT_ERR' }));
+  };
+  if (signal.aborted) return void process.nextTick(abort);
+  signal.addEventListener('abort', abort, { once: true });
+  socket.once('close', () => signal.removeEventListener('abort', abort));
 }

@@ -1,6 +1,6 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, on } from 'node:events';
 import { UtpError } from '../protocol/errors.js';
-import { udpTypeFor, validateHost, validatePort } from './args.js';
+import { udpTypeFor, validateBufferSize, validateHost, validatePort } from './args.js';
 import { SharedSocket, type SharedSocketOptions } from './shared-socket.js';
 import type { Socket } from './socket.js';
 
@@ -10,12 +10,18 @@ export type ServerOptions = Omit<SharedSocketOptions, 'type'>;
  * A µTP server shaped like `net.Server`: `listen`, `address`, `close`, `maxConnections`,
  * `ref`/`unref`, events 'listening', 'connection', 'close', 'error' (EADDRINUSE included).
  * `close()` stops accepting at once and emits 'close' when the open connections are gone.
+ * Beyond net: `connect()` opens outgoing connections from the listening port (as BitTorrent
+ * clients do, so peers see one port), and the UDP buffer sizes can be raised.
  */
 export class Server extends EventEmitter {
   private shared: SharedSocket | undefined;
   private readonly options: ServerOptions;
   private maxConnectionsValue = Infinity;
   private unrefed = false;
+  /** close() was called on the current listen: a second close() gets ERR_SERVER_NOT_RUNNING. */
+  private closeCalled = false;
+  /** Buffer sizes asked for before listen(), applied to the socket it makes. */
+  private readonly bufferRequests: { recv?: number; send?: number } = {};
 
   constructor(options: ServerOptions = {}, onConnection?: (socket: Socket) => void) {
     super();
@@ -46,6 +52,9 @@ export class Server extends EventEmitter {
     if (this.shared) throw new UtpError('ERR_SERVER_ALREADY_LISTEN', 'listen() was already called');
     const shared = new SharedSocket({ ...this.options, type: udpTypeFor(h) });
     this.shared = shared;
+    this.closeCalled = false;
+    if (this.bufferRequests.recv !== undefined) shared.setRecvBufferSize(this.bufferRequests.recv);
+    if (this.bufferRequests.send !== undefined) shared.setSendBufferSize(this.bufferRequests.send);
     shared.maxConnections = this.maxConnectionsValue;
     if (this.unrefed) shared.unref();
     shared.on('connection', (socket: Socket) => this.emit('connection', socket));
@@ -83,18 +92,73 @@ export class Server extends EventEmitter {
     return this;
   }
 
+  /**
+   * Opens an outgoing µTP connection from the server's own UDP port (call after listen(); before
+   * 'listening' it waits for the bind). The connection counts as one of the server's: close()
+   * waits for it too.
+   */
+  connect(port: number, host?: string, connectListener?: () => void): Socket {
+    if (typeof host === 'function') [connectListener, host] = [host, undefined];
+    const socket = this.runningSocket().connect(port, host);
+    if (connectListener) socket.once('connect', connectListener);
+    return socket;
+  }
+
+  /**
+   * Asks for a UDP receive buffer of at least `bytes` (before listen() too: applied at bind).
+   * Never shrinks it below what microtp sized for its receive window; the kernel caps it at
+   * net.core.rmem_max.
+   */
+  setRecvBufferSize(bytes: number): this {
+    if (this.shared) this.shared.setRecvBufferSize(bytes);
+    else this.bufferRequests.recv = validateBufferSize(bytes);
+    return this;
+  }
+
+  /** Asks for a UDP send buffer of at least `bytes` (as setRecvBufferSize). */
+  setSendBufferSize(bytes: number): this {
+    if (this.shared) this.shared.setSendBufferSize(bytes);
+    else this.bufferRequests.send = validateBufferSize(bytes);
+    return this;
+  }
+
+  /** The UDP receive buffer's size as the kernel reports it (once listen() was called). */
+  getRecvBufferSize(): number {
+    return this.runningSocket().getRecvBufferSize();
+  }
+
+  /** The UDP send buffer's size as the kernel reports it (once listen() was called). */
+  getSendBufferSize(): number {
+    return this.runningSocket().getSendBufferSize();
+  }
+
+  private runningSocket(): SharedSocket {
+    if (!this.shared || this.closeCalled) throw new UtpError('ERR_SERVER_NOT_RUNNING', 'Server is not running: call listen() first.');
+    return this.shared;
+  }
+
   close(callback?: (error?: Error) => void): this {
     const shared = this.shared;
-    if (!shared) {
+    if (!shared || this.closeCalled) {
       if (callback) {
         const error = new UtpError('ERR_SERVER_NOT_RUNNING', 'Server is not running.');
         process.nextTick(() => callback(error));
       }
       return this;
     }
+    this.closeCalled = true;
     if (callback) this.once('close', callback);
     shared.close();
     return this;
+  }
+
+  /**
+   * `for await (const socket of server)`: each accepted connection, until the server closes
+   * (the loop ends) or emits 'error' (the loop throws it). Connections that arrive while the loop
+   * body runs wait in order; those accepted before the loop started were 'connection' events only.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Socket, void, undefined> {
+    for await (const [socket] of on(this, 'connection', { close: ['close'] }) as AsyncIterable<[Socket]>) yield socket;
   }
 
   ref(): this {

@@ -6,7 +6,7 @@ import type { EndpointConfig } from '../protocol/config.js';
 import { IPV6_PACKET_SIZE } from '../protocol/config.js';
 import type { Connection } from '../protocol/connection.js';
 import { UtpError } from '../protocol/errors.js';
-import { addressFor, familyOf, validateHost, validatePort } from './args.js';
+import { addressFor, familyOf, validateBufferSize, validateHost, validatePort } from './args.js';
 import { Socket, type SocketOptions } from './socket.js';
 import { UdpDriver, type SendFunction } from './udp-driver.js';
 
@@ -113,10 +113,38 @@ export class SharedSocket extends EventEmitter {
       socket.removeListener('error', failed);
       this.binding = false;
       this.bound = true;
+      // As dgram: 'listening' means bound (accepting µTP connections is listen()'s business).
+      this.emit('listening');
       callback?.();
       this.runPendingStarts(undefined);
     });
     return this;
+  }
+
+  /**
+   * Asks for a UDP receive buffer of at least `bytes`. Before bind the request waits for the
+   * bind; it never shrinks the buffer below what microtp sized for its receive window (2x the
+   * window). The kernel caps it at net.core.rmem_max.
+   */
+  setRecvBufferSize(bytes: number): this {
+    this.driver.requestSocketBuffer('recv', validateBufferSize(bytes));
+    return this;
+  }
+
+  /** Asks for a UDP send buffer of at least `bytes` (as setRecvBufferSize). */
+  setSendBufferSize(bytes: number): this {
+    this.driver.requestSocketBuffer('send', validateBufferSize(bytes));
+    return this;
+  }
+
+  /** The UDP receive buffer's size as the kernel reports it; before bind, what will be asked for. */
+  getRecvBufferSize(): number {
+    return this.driver.socketBufferSize('recv');
+  }
+
+  /** The UDP send buffer's size as the kernel reports it; before bind, what will be asked for. */
+  getSendBufferSize(): number {
+    return this.driver.socketBufferSize('send');
   }
 
   private runPendingStarts(error: Error | undefined): void {
@@ -138,7 +166,6 @@ export class SharedSocket extends EventEmitter {
     if (typeof host === 'function') [callback, host] = [host, undefined];
     const start = (): void => {
       this.driver.endpoint.listening = true;
-      this.emit('listening');
       callback?.();
     };
     if (this.bound) process.nextTick(start);
@@ -196,7 +223,10 @@ export class SharedSocket extends EventEmitter {
    * still finishing their FIN exchange (or re-acking the peer's FIN) were removed.
    */
   close(callback?: () => void): this {
-    if (callback) this.once('close', callback);
+    if (callback) {
+      if (this.closeEmitted) process.nextTick(callback);
+      else this.once('close', callback);
+    }
     if (this.closingFlag) return this;
     this.closingFlag = true;
     this.driver.endpoint.listening = false;

@@ -109,12 +109,50 @@ export class UdpDriver extends EventEmitter {
    * more (the kernel caps it at net.core.rmem_max / wmem_max, silently).
    */
   private sizeSocketBuffers(): void {
-    const want = 2 * this.endpoint.config.receiveBufferSize;
+    this.growSocketBuffer('recv');
+    this.growSocketBuffer('send');
+  }
+
+  /**
+   * The socket buffer sizes the application asked for (setRecvBufferSize/setSendBufferSize):
+   * kept until bind when asked before it, and applied only where they grow the buffer, so a
+   * request never shrinks what microtp sized for its own window.
+   */
+  private readonly requestedBuffers = { recv: 0, send: 0 };
+
+  /** @internal Asks for at least `bytes` of socket buffer (now if bound, else at bind). */
+  requestSocketBuffer(kind: 'recv' | 'send', bytes: number): void {
+    this.requestedBuffers[kind] = bytes;
+    if (this.isBound()) this.growSocketBuffer(kind);
+  }
+
+  /** @internal The size a socket buffer has (bound) or will be asked for at bind. */
+  socketBufferSize(kind: 'recv' | 'send'): number {
+    if (this.isBound()) return kind === 'recv' ? this.socket.getRecvBufferSize() : this.socket.getSendBufferSize();
+    return this.wantedSocketBuffer(kind);
+  }
+
+  private wantedSocketBuffer(kind: 'recv' | 'send'): number {
+    return Math.max(2 * this.endpoint.config.receiveBufferSize, this.requestedBuffers[kind]);
+  }
+
+  private growSocketBuffer(kind: 'recv' | 'send'): void {
+    const want = this.wantedSocketBuffer(kind);
     try {
-      if (this.socket.getRecvBufferSize() < want) this.socket.setRecvBufferSize(want);
-      if (this.socket.getSendBufferSize() < want) this.socket.setSendBufferSize(want);
+      if (kind === 'recv') {
+        if (this.socket.getRecvBufferSize() < want) this.socket.setRecvBufferSize(want);
+      } else if (this.socket.getSendBufferSize() < want) this.socket.setSendBufferSize(want);
     } catch {
       // Not fatal: some systems refuse; we only lose more packets to buffer overflow.
+    }
+  }
+
+  private isBound(): boolean {
+    try {
+      this.socket.address();
+      return !this.closed;
+    } catch {
+      return false; // dgram throws ERR_SOCKET_DGRAM_NOT_RUNNING before bind
     }
   }
 

@@ -41,6 +41,51 @@ const extras: ConnectionExtras = {
   },
 };
 
+const closingGracefully = Symbol('closing with a FIN');
+type Closing = CompatConnection & { [closingGracefully]?: boolean };
+const destroyNow = Socket.prototype.destroy;
+function ignore(): void {}
+
+/**
+ * How long a graceful destroy() waits without hearing from the peer before it resets instead:
+ * libutp gives up on an unacknowledged FIN after 4 retransmission timeouts (about 15 s), microtp's
+ * core only after maxRetransmits (about a minute), which would hold socket.close() and the
+ * process that long for a peer that vanished.
+ */
+const GRACEFUL_CLOSE_LIMIT = 10_000;
+
+/**
+ * utp-native's destroy(): libutp's utp_close, a graceful close. Our FIN follows what was
+ * written, nothing more is delivered to the application, and the connection really goes (core
+ * abort: quiet if the peer ended too, else a RESET, as libutp once its FIN is acknowledged) when
+ * the peer acknowledged our FIN, or fails, or sends nothing for about GRACEFUL_CLOSE_LIMIT. The
+ * peer sees 'end', not ECONNRESET: utp-native's users destroy connections whose peers often have
+ * no 'error' listener. microtp's own destroy() (a RESET at once) remains for destroy(error) and
+ * for connections not open yet.
+ */
+function destroy(this: Closing, error?: Error | null): Closing {
+  if (this[closingGracefully]) return error ? (destroyNow.call(this, error) as Closing) : this;
+  if (error || this.destroyed || this.connecting || this.writableFinished) return destroyNow.call(this, error ?? undefined) as Closing;
+  this[closingGracefully] = true;
+  // What happens to it from now on is not the application's business (utp-native reports nothing).
+  this.on('error', ignore);
+  this.removeAllListeners('timeout');
+  // Silence, not duration: a long flush of what was written keeps going while the peer acks it.
+  let heard = this.stats()?.packetsReceived ?? 0;
+  this.setTimeout(GRACEFUL_CLOSE_LIMIT);
+  this.on('timeout', () => {
+    const received = this.stats()?.packetsReceived ?? 0;
+    if (received === heard) destroyNow.call(this);
+    heard = received;
+  });
+  this.removeAllListeners('data');
+  this.removeAllListeners('readable');
+  this.resume();
+  this.once('finish', () => destroyNow.call(this));
+  if (!this.writableEnded) this.end();
+  return this;
+}
+
 const remoteAddress = Object.getOwnPropertyDescriptor(Socket.prototype, 'remoteAddress')!.get!;
 const remotePort = Object.getOwnPropertyDescriptor(Socket.prototype, 'remotePort')!.get!;
 
@@ -52,6 +97,7 @@ const remotePort = Object.getOwnPropertyDescriptor(Socket.prototype, 'remotePort
  */
 export function asConnection(socket: Socket, requested?: { port: number; host: string }): CompatConnection {
   const connection = Object.assign(socket, extras);
+  connection.destroy = destroy;
   if (requested) {
     Object.defineProperty(connection, 'remoteAddress', {
       configurable: true,

@@ -23,6 +23,8 @@ const utp = require('utp-native')
 assert.equal(typeof utp, 'function', 'module.exports is the callable utp()')
 assert.equal(typeof utp.createServer, 'function')
 assert.equal(typeof utp.connect, 'function')
+// webtorrent decides whether it has uTP with Object.keys(require('utp-native')).length > 0.
+assert.deepEqual(Object.keys(utp).sort(), ['connect', 'createServer'])
 assert.equal(require('microtp'), utp, 'the same module under both names')
 assert.equal(require('microtp/utp-native'), utp)
 const socket = utp()

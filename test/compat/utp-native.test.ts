@@ -19,11 +19,29 @@ function socket(options?: { allowHalfOpen?: boolean }): UtpNativeSocket {
   return s;
 }
 
+const clients = new Set<CompatConnection>();
+
+/** utp.connect, remembered for the cleanup (the pooled socket outlives the test otherwise). */
+function connect(port: number, host?: string): CompatConnection {
+  const connection = utp.connect(port, host);
+  clients.add(connection);
+  return connection;
+}
+
 afterEach(() => {
+  // Resets, not the graceful destroy(): the peers are going away too, and a FIN nobody
+  // acknowledges would hold the pooled socket, and so this process, for seconds.
+  const cleanup = new Error('test over');
+  const reset = (c: CompatConnection): void => {
+    c.on('error', () => {});
+    c.destroy(cleanup);
+  };
+  for (const c of clients) reset(c);
+  clients.clear();
   // Not awaited: a socket whose connections closed gracefully waits out their linger (3 s) to
   // re-ack a retransmitted FIN. Unreferenced, it does not hold the process meanwhile.
   for (const s of sockets) {
-    for (const c of [...s.connections]) c.destroy();
+    for (const c of [...s.connections]) reset(c);
     s.close();
     s.unref();
   }
@@ -188,7 +206,7 @@ describe('bind errors and calls after close', { timeout: 20_000 }, () => {
     await listening(s);
     const connection = s.connect(0, '127.0.0.1');
     assert.equal((await errorOf(connection)).code, 'ERR_SOCKET_BAD_PORT');
-    const pooled = utp.connect(70000);
+    const pooled = connect(70000);
     assert.equal((await errorOf(pooled)).code, 'ERR_SOCKET_BAD_PORT');
   });
 });
@@ -198,15 +216,15 @@ describe("utp-native's behaviour", { timeout: 20_000 }, () => {
     const server = socket();
     await new Promise<void>((resolve) => server.bind(0, '127.0.0.1', () => resolve()));
     const port = server.address().port;
-    assert.equal((await errorOf(utp.connect(port))).code, 'ECONNREFUSED');
+    assert.equal((await errorOf(connect(port))).code, 'ECONNREFUSED');
     server.listen();
     const accepted = once(server, 'connection');
-    const client = utp.connect(port);
+    const client = connect(port);
     await once(client, 'connect');
     client.write('x');
     await accepted;
     server.firewall(true);
-    assert.equal((await errorOf(utp.connect(port))).code, 'ECONNREFUSED');
+    assert.equal((await errorOf(connect(port))).code, 'ECONNREFUSED');
     client.destroy();
   });
 
@@ -215,18 +233,18 @@ describe("utp-native's behaviour", { timeout: 20_000 }, () => {
     const port = await listening(server);
     server.maxConnections = 1;
     server.on('connection', (connection: CompatConnection) => connection.resume());
-    const first = utp.connect(port);
+    const first = connect(port);
     first.resume();
     first.write('x');
     await once(server, 'connection');
     assert.equal(server.connections.length, 1);
-    assert.equal((await errorOf(utp.connect(port))).code, 'ECONNREFUSED');
+    assert.equal((await errorOf(connect(port))).code, 'ECONNREFUSED');
     const closed = once(server.connections[0]!, 'close');
     first.end();
     server.connections[0]!.end();
     await closed;
     assert.equal(server.connections.length, 0);
-    const second = utp.connect(port);
+    const second = connect(port);
     second.write('y');
     await once(server, 'connection');
     second.destroy();
@@ -239,7 +257,7 @@ describe("utp-native's behaviour", { timeout: 20_000 }, () => {
       connection.resume();
       connection.on('end', () => connection.end('after your end'));
     });
-    const client = utp.connect(port);
+    const client = connect(port);
     const chunks: Buffer[] = [];
     client.on('data', (chunk: Buffer) => chunks.push(chunk));
     client.end('bye');
@@ -251,7 +269,7 @@ describe("utp-native's behaviour", { timeout: 20_000 }, () => {
     const server = socket({ allowHalfOpen: false });
     const port = await listening(server);
     const accepted = once(server, 'connection');
-    const client = utp.connect(port);
+    const client = connect(port);
     client.write('x');
     const [connection] = (await accepted) as [CompatConnection];
     connection.resume();
@@ -267,7 +285,7 @@ describe("utp-native's behaviour", { timeout: 20_000 }, () => {
     const connection = fresh.connect(port, '127.0.0.1');
     assert.equal(connection.remoteAddress, '127.0.0.1');
     assert.equal(connection.remotePort, port);
-    const pooled = utp.connect(port, 'localhost');
+    const pooled = connect(port, 'localhost');
     assert.equal(pooled.remoteAddress, 'localhost');
     await once(pooled, 'connect');
     assert.equal(pooled.remoteAddress, '127.0.0.1', 'the resolved address once known');
@@ -294,11 +312,24 @@ describe("utp-native's behaviour", { timeout: 20_000 }, () => {
     out.destroy();
   });
 
+  test("send() and connect() bind an unbound socket first, with 'listening', as utp-native", async () => {
+    const a = socket();
+    const listened = once(a, 'listening');
+    a.send(Buffer.from('x'), 0, 1, 9, '127.0.0.1');
+    await listened;
+    assert.equal(a.address().address, '0.0.0.0');
+    const b = socket();
+    const bound = once(b, 'listening');
+    b.connect(9, '127.0.0.1').on('error', () => {});
+    await bound;
+    assert.equal(typeof b.address().port, 'number');
+  });
+
   test('IPv6 works (utp-native had IPv4 only)', async () => {
     const server = socket();
     const port = await listening(server, 0, '::1');
     server.on('connection', (connection: CompatConnection) => connection.pipe(connection));
-    const client = utp.connect(port, '::1');
+    const client = connect(port, '::1');
     client.write('six');
     const [data] = await once(client, 'data');
     assert.equal(String(data), 'six');
@@ -306,12 +337,55 @@ describe("utp-native's behaviour", { timeout: 20_000 }, () => {
     client.destroy();
   });
 
+  test("destroy() closes with a FIN as utp-native's: the peer gets what was written and 'end', not ECONNRESET", async () => {
+    const server = socket();
+    const port = await listening(server);
+    const accepted = once(server, 'connection');
+    const client = connect(port);
+    client.write('first');
+    const [peer] = (await accepted) as [CompatConnection];
+    const peerErrors: Error[] = [];
+    peer.on('error', (error: Error) => peerErrors.push(error));
+    const received: Buffer[] = [];
+    peer.on('data', (chunk: Buffer) => {
+      received.push(chunk);
+      peer.write('late'); // arrives after the client's destroy(): not delivered to it
+    });
+    const ended = once(peer, 'end');
+    const closed = once(client, 'close');
+    client.on('data', () => assert.fail('data after destroy()'));
+    client.write('last');
+    client.destroy();
+    client.destroy(); // a second destroy() does not turn the close into a reset
+    await ended;
+    assert.equal(Buffer.concat(received).toString(), 'firstlast');
+    peer.end();
+    await closed;
+    assert.deepEqual(peerErrors, []);
+  });
+
+  test('destroy(error) resets at once: the peer gets ECONNRESET', async () => {
+    const server = socket();
+    const port = await listening(server);
+    const accepted = once(server, 'connection');
+    const client = connect(port);
+    client.write('x');
+    const [peer] = (await accepted) as [CompatConnection];
+    const reset = errorOf(peer);
+    client.on('error', () => {});
+    client.destroy(new Error('application gave up'));
+    assert.equal((await reset).code, 'ECONNRESET');
+  });
+
   test('utp.connect shares one pooled UDP socket', async () => {
     const server = socket();
     const port = await listening(server);
-    const a = utp.connect(port);
-    const b = utp.connect(port);
-    await Promise.all([once(a, 'connect'), once(b, 'connect')]);
+    server.on('connection', (connection: CompatConnection) => connection.pipe(connection));
+    const a = connect(port);
+    const b = connect(port);
+    a.write('a');
+    b.write('b');
+    await Promise.all([once(a, 'data'), once(b, 'data')]);
     assert.equal(a.address().port, b.address().port);
     a.destroy();
     b.destroy();
@@ -320,7 +394,7 @@ describe("utp-native's behaviour", { timeout: 20_000 }, () => {
   test('connection extras: setInteractive maps to setNoDelay; setContentSize and setPacketSize are hints', async () => {
     const server = socket();
     const port = await listening(server);
-    const client = utp.connect(port);
+    const client = connect(port);
     const calls: boolean[] = [];
     const setNoDelay = client.setNoDelay.bind(client);
     client.setNoDelay = (noDelay?: boolean) => {

@@ -3,7 +3,9 @@
 // default all): throughput (loopback, vs utp-native and udx-native), impaired (seeded lossy
 // relay, vs libutp), bottleneck (tbf router in network namespaces, vs libutp and TCP cubic;
 // needs root, skips itself otherwise), fuzz (10^6 mutated datagrams into a simulated live
-// pair, 10^6 blind injections into a live transfer, 10^6 spoofed SYN-cookie guesses; bench/fuzz.ts). Each suite's own env knobs are in its file / README.
+// pair, 10^6 blind injections into a live transfer, 10^6 spoofed SYN-cookie guesses; bench/fuzz.ts),
+// webtorrent (the real webtorrent 2.x/3.x with libtorrent, over microtp vs over utp-native;
+// needs test/clients installed, skips itself otherwise). Each suite's own env knobs are in its file / README.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -12,6 +14,7 @@ const SUITES: Record<string, string> = {
   impaired: './impaired/run.js',
   bottleneck: './bottleneck/run.js',
   fuzz: './fuzz.js',
+  webtorrent: './webtorrent.js',
 };
 
 const chosen = (process.env.BENCH_SUITES ?? Object.keys(SUITES).join(',')).split(',').map((s) => s.trim());

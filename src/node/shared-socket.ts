@@ -210,7 +210,9 @@ export class SharedSocket extends EventEmitter {
     const p = validatePort(port, false);
     const h = validateHost(host);
     if (h === undefined) throw new UtpError('ERR_INVALID_ARG_TYPE', 'host is required');
-    const send = (): void => this.driver.socket.send(data, p, h, callback);
+    // An IP literal goes out in the form this socket can reach (::ffff:a.b.c.d on udp4 is a.b.c.d).
+    const target = isIpLiteral(h) ? addressFor(this.type, h) : h;
+    const send = (): void => this.driver.socket.send(data, p, target, callback);
     if (this.bound) return send();
     // Bind through our own bind() (dgram would bind implicitly behind our back, and a later
     // listen() or connect() would then fail with ERR_SOCKET_ALREADY_BOUND).

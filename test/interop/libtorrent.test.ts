@@ -10,16 +10,16 @@
 //   MICROTP_INTEROP_DEBUG=1        echo libtorrent alerts and wire logs to stderr.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import * as utp from '../../src/index.js';
+import { startJsonChild, type JsonChild } from '../helpers/json-child.js';
 import { download, seed, sha1Hex, sha256Hex, type Seeder, type TorrentMeta } from './bt-wire.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -87,57 +87,12 @@ function listen(onConnection: (socket: Duplex) => void): Promise<Listener> {
 
 // --- the python/libtorrent child --------------------------------------------
 
-interface LtPeer {
-  child: ChildProcess;
-  /** Next JSON line from stdout; rejects if the child exits first. */
-  next<T>(): Promise<T>;
-  exited: Promise<number | null>;
-  stderrTail(): string;
-  kill(): void;
-}
-
-function startLtPeer(args: string[]): LtPeer {
-  const child = spawn(PYTHON, [LT_PEER, ...args, ...(USE_TCP ? ['--tcp'] : [])], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
-    stderr = (stderr + s).slice(-8000);
-    if (DEBUG) process.stderr.write(s);
-  });
-  const lines: string[] = [];
-  const waiters: Array<(line: string | null) => void> = [];
-  let ended = false;
-  const rl = createInterface({ input: child.stdout! });
-  rl.on('line', (line) => (waiters.length ? waiters.shift()!(line) : lines.push(line)));
-  rl.on('close', () => {
-    ended = true;
-    for (const w of waiters.splice(0)) w(null);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    exited,
-    stderrTail: () => stderr.split('\n').slice(-25).join('\n'),
-    next<T>() {
-      return new Promise<T>((resolve, reject) => {
-        const take = (line: string | null): void => {
-          if (line === null) reject(new Error(`lt_peer.py exited early; stderr:\n${stderr}`));
-          else resolve(JSON.parse(line) as T);
-        };
-        if (lines.length) take(lines.shift()!);
-        else if (ended) take(null);
-        else waiters.push(take);
-      });
-    },
-    kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
-  };
+function startLtPeer(args: string[]): JsonChild {
+  return startJsonChild('lt_peer.py', PYTHON, [LT_PEER, ...args, ...(USE_TCP ? ['--tcp'] : [])], { echoStderr: DEBUG });
 }
 
 /** Reject after `ms` so cleanup in `finally` always runs before node:test's own timeout. */
-function withTimeout<T>(p: Promise<T>, ms: number, what: string, lt?: LtPeer): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number, what: string, lt?: JsonChild): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {

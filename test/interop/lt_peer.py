@@ -9,6 +9,7 @@ Run with Debian's /usr/bin/python3 (the one that has python3-libtorrent).
       {"event":"ready","port",...,"infoHash","pieceLength","length",
        "pieceHashes":[hex...],"sha256","dataPath","torrentPath"}
       then runs until stdin closes or SIGTERM/SIGINT.
+      --data PATH: seed that existing file instead of writing DIR/data.bin.
       --connect-port P: also connect out to 127.0.0.1:P (once the seed is up;
       retried only until the first connection is made).
       --report-peers: also print {"event":"peer_disconnected","error",
@@ -17,9 +18,19 @@ Run with Debian's /usr/bin/python3 (the one that has python3-libtorrent).
   lt_peer.py download DIR --data PATH --peer-port P [--timeout S] [--tcp]
       Makes a v1-only torrent of PATH (a file the JS side seeds), prints
       {"event":"torrent","infoHash",...}, downloads it from 127.0.0.1:P into
-      DIR/dl, then prints {"event":"done","ok",...,"sha256"} and exits
-      0 if the downloaded file hashes equal to PATH, else 1. Also gives up
-      when stdin closes or on SIGTERM/SIGINT.
+      DIR/dl, then prints {"event":"done","ok",...,"sha256","seconds"} and exits
+      0 if the downloaded file hashes equal to PATH, else 1 ("seconds": from the
+      first connect_peer to the last piece). Also gives up when stdin closes or
+      on SIGTERM/SIGINT.
+      --torrent T: download the torrent file T (made by the other client)
+      instead of making one of PATH; PATH is then only the expected content.
+
+  Both modes, --peer-info: also print, as they happen,
+      {"event":"peer","ip","port","utp","outgoing","client"} for every peer
+      connection the session has (from get_peer_info(); "utp" is the
+      peer_info utp_socket flag), and {"event":"connection","alert","utp",...}
+      for every incoming_connection_alert / peer_connect_alert, so a test can
+      prove no peer used TCP (test/interop/webtorrent.test.ts).
 
 Only uTP is enabled; --tcp enables only TCP instead (used to prove the
 BitTorrent side without microtp). Alerts go to stderr; stdout carries only JSON lines.
@@ -103,17 +114,47 @@ def make_session(tcp, verbose):
 
 
 REPORT_PEERS = False
+PEER_INFO = False
+# peer_info::utp_socket is bit 17 in libtorrent 2.0 (interesting = bit 0, ...,
+# rc4_encrypted = bit 19); Debian's 2.0.8 python binding exports its neighbours
+# but not this one.
+UTP_SOCKET = int(getattr(lt.peer_info, 'utp_socket', 1 << 17))
+SEEN_PEERS = {}
 
 
 def drain_alerts(ses):
     for a in ses.pop_alerts():
         log(type(a).__name__ + ':', a.message())
+        if PEER_INFO and isinstance(a, lt.incoming_connection_alert):
+            # socket_type_t.utp and .udp are the same value (3) in the binding.
+            emit({'event': 'connection', 'alert': 'incoming_connection',
+                  'utp': int(a.socket_type) == int(lt.socket_type_t.utp),
+                  'socketType': int(a.socket_type), 'endpoint': '%s:%d' % a.endpoint})
+        if PEER_INFO and isinstance(a, lt.peer_connect_alert):
+            # Raised for outgoing and incoming peers; the binding has no socket_type
+            # here, the message ends with it: "... connection to peer (uTP)".
+            emit({'event': 'connection', 'alert': 'peer_connect', 'utp': a.message().endswith('(uTP)'),
+                  'message': a.message(), 'endpoint': '%s:%d' % a.endpoint})
         if not REPORT_PEERS:
             continue
         if isinstance(a, lt.peer_disconnected_alert):
             emit({'event': 'peer_disconnected', 'error': a.error.message(),
                   'errorValue': a.error.value(), 'category': a.error.category().name(),
                   'op': str(a.op)})
+
+
+def track_peers(h):
+    """--peer-info: one "peer" line per connection, the first time we see it."""
+    if not PEER_INFO:
+        return
+    for p in h.get_peer_info():
+        key = '%s:%d' % tuple(p.ip)
+        if key in SEEN_PEERS:
+            continue
+        SEEN_PEERS[key] = bool(int(p.flags) & UTP_SOCKET)
+        emit({'event': 'peer', 'ip': p.ip[0], 'port': p.ip[1], 'utp': SEEN_PEERS[key],
+              'outgoing': bool(int(p.flags) & int(lt.peer_info.outgoing_connection)),
+              'client': p.client.decode('utf-8', 'replace') if isinstance(p.client, bytes) else p.client, 'flags': int(p.flags)})
 
 
 def wait_listening(ses, timeout=10.0):
@@ -170,9 +211,12 @@ def wait_for_stop():
 
 def cmd_seed(args):
     os.makedirs(args.dir, exist_ok=True)
-    data_path = os.path.join(args.dir, 'data.bin')
-    with open(data_path, 'wb') as f:
-        f.write(random.Random(args.seed).randbytes(args.size))
+    if args.data:
+        data_path = args.data
+    else:
+        data_path = os.path.join(args.dir, 'data.bin')
+        with open(data_path, 'wb') as f:
+            f.write(random.Random(args.seed).randbytes(args.size))
     ti, torrent_bytes, meta = make_torrent(data_path)
     torrent_path = os.path.join(args.dir, 'data.torrent')
     with open(torrent_path, 'wb') as f:
@@ -181,7 +225,7 @@ def cmd_seed(args):
     stop = wait_for_stop()
     ses = make_session(args.tcp, args.verbose)
     port = wait_listening(ses)
-    h = ses.add_torrent({'ti': ti, 'save_path': args.dir})
+    h = ses.add_torrent({'ti': ti, 'save_path': os.path.dirname(os.path.abspath(data_path))})
     # Let the hash check finish so we are a seed before the JS side connects.
     deadline = time.time() + 30
     while not h.status().is_seeding:
@@ -200,6 +244,7 @@ def cmd_seed(args):
         # reported within milliseconds, which reset.test.ts relies on to time them.
         ses.wait_for_alert(50)
         drain_alerts(ses)
+        track_peers(h)
         if peer and not connected:
             if h.status().num_peers > 0:
                 connected = True
@@ -215,7 +260,13 @@ def cmd_seed(args):
 def cmd_download(args):
     dl_dir = os.path.join(args.dir, 'dl')
     os.makedirs(dl_dir, exist_ok=True)
-    ti, _, meta = make_torrent(args.data)
+    if args.torrent:
+        ti = lt.torrent_info(args.torrent)
+        meta = {'infoHash': str(ti.info_hashes().v1), 'pieceLength': ti.piece_length(),
+                'length': ti.total_size(), 'name': ti.name(),
+                'pieceHashes': [ti.hash_for_piece(i).hex() for i in range(ti.num_pieces())]}
+    else:
+        ti, _, meta = make_torrent(args.data)
     expected = sha256_file(args.data)
 
     stop = wait_for_stop()
@@ -227,8 +278,10 @@ def cmd_download(args):
     peer = (HOST, args.peer_port)
     deadline = time.time() + args.timeout
     last_connect = 0.0
+    first_connect = None
     while True:
         drain_alerts(ses)
+        track_peers(h)
         st = h.status()
         if st.is_seeding:
             break
@@ -239,19 +292,23 @@ def cmd_download(args):
             emit({'event': 'done', 'ok': False, 'error': 'timeout',
                   'progress': st.progress, 'state': str(st.state)})
             return 1
-        # connect_peer is a no-op while checking; keep (re)trying while we
-        # have no peer, e.g. if the first attempt raced the hash check.
+        # connect_peer is a no-op while checking, so wait that out (else the
+        # next try is 2 s later, which the transfer times would include); then
+        # keep (re)trying while we have no peer.
         now = time.time()
-        if st.num_peers == 0 and now - last_connect > 2.0:
+        checking = st.state in (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data)
+        if st.num_peers == 0 and not checking and now - last_connect > 2.0:
             log('connect_peer', peer, 'state', st.state)
             h.connect_peer(peer)
             last_connect = now
-        time.sleep(0.05)
+            first_connect = first_connect or time.monotonic()
+        time.sleep(0.01 if first_connect is None else 0.05)
 
+    seconds = time.monotonic() - (first_connect or time.monotonic())
     got = sha256_file(os.path.join(dl_dir, meta['name']))
     ok = got == expected
     emit({'event': 'done', 'ok': ok, 'sha256': got, 'expectedSha256': expected,
-          'downloaded': h.status().total_payload_download})
+          'downloaded': h.status().total_payload_download, 'seconds': seconds})
     drain_alerts(ses)
     return 0 if ok else 1
 
@@ -269,9 +326,12 @@ def main():
     p.add_argument('--timeout', type=float, default=60.0)
     p.add_argument('--connect-port', type=int, help='seed: also connect to 127.0.0.1:P')
     p.add_argument('--report-peers', action='store_true', help='peer events as JSON lines')
+    p.add_argument('--peer-info', action='store_true', help='peer/connection socket types as JSON lines')
+    p.add_argument('--torrent', help='download: this torrent file instead of one made of --data')
     args = p.parse_args()
-    global REPORT_PEERS
+    global REPORT_PEERS, PEER_INFO
     REPORT_PEERS = args.report_peers
+    PEER_INFO = args.peer_info
     if args.mode == 'seed':
         return cmd_seed(args)
     if not args.data or not args.peer_port:

@@ -84,6 +84,24 @@ describe('connect with non-canonical literals', { timeout: 20_000 }, () => {
   }
 });
 
+describe('send() reaches IP literals in any spelling', { timeout: 20_000 }, () => {
+  for (const [type, host] of [['udp4', '::ffff:127.0.0.1'], ['udp6', '127.0.0.1'], ['udp6', '::FFFF:7F00:1']] as const) {
+    test(`a ${type} shared socket sends to '${host}' (as connect() does)`, async () => {
+      const sink = dgram.createSocket('udp4');
+      sink.bind(0, '127.0.0.1');
+      await once(sink, 'listening');
+      const shared = createSocket({ type });
+      const sent = new Promise<Error | null>((resolve) => shared.send(Buffer.from('d1:q4:pinge'), sink.address().port, host, resolve));
+      const received = once(sink, 'message');
+      assert.equal(await sent, null); // (before the fix: EINVAL from dgram)
+      const [message] = await received;
+      assert.equal(message.toString(), 'd1:q4:pinge');
+      sink.close();
+      shared.close();
+    });
+  }
+});
+
 describe('connects made while the socket binds', { timeout: 20_000 }, () => {
   test('20 connects before bind completes: no MaxListenersExceededWarning, all connect', async () => {
     const warnings: Error[] = [];

@@ -1,0 +1,78 @@
+/**
+ * utp-native's API backed by microtp, for `npm install utp-native@npm:microtp`: the callable
+ * `utp([options])` (a socket), `utp.createServer([options], [onconnection])` and
+ * `utp.connect(port, [host], [options])`. `require('microtp')` returns this function (see
+ * require.cts); the `import` API of microtp stays net-like (src/index.ts).
+ */
+import { udpTypeFor, validatePort } from '../node/args.js';
+import { SharedSocket } from '../node/shared-socket.js';
+import { asConnection, failedConnection, type CompatConnection } from './compat-connection.js';
+import { UtpNativeSocket, type UtpNativeOptions } from './compat-socket.js';
+
+export interface Utp {
+  (options?: UtpNativeOptions | null): UtpNativeSocket;
+  new (options?: UtpNativeOptions | null): UtpNativeSocket;
+  createServer(options?: UtpNativeOptions | null, onconnection?: (connection: CompatConnection) => void): UtpNativeSocket;
+  createServer(onconnection?: (connection: CompatConnection) => void): UtpNativeSocket;
+  connect(port: number, host?: string | null, options?: UtpNativeOptions | null): CompatConnection;
+}
+
+/** `utp(options)` and `new utp(options)` both give a socket (utp-native's constructor allowed both). */
+function utpFunction(options?: UtpNativeOptions | null): UtpNativeSocket {
+  return new UtpNativeSocket(options);
+}
+// `socket instanceof utp` holds, as it did with utp-native's constructor.
+utpFunction.prototype = UtpNativeSocket.prototype;
+
+function createServer(
+  options?: UtpNativeOptions | null | ((connection: CompatConnection) => void),
+  onconnection?: (connection: CompatConnection) => void,
+): UtpNativeSocket {
+  if (typeof options === 'function') [onconnection, options] = [options, null];
+  const server = new UtpNativeSocket(options);
+  if (onconnection) server.on('connection', onconnection);
+  return server;
+}
+
+/**
+ * Outgoing connections of `utp.connect` share one UDP socket per address family and half-open
+ * setting (utp-native made a socket per connection). It closes by itself once its last
+ * connection is gone, so it never keeps the process alive on its own, as utp-native's did not.
+ */
+const pool = new Map<string, SharedSocket>();
+
+function pooledSocket(type: 'udp4' | 'udp6', allowHalfOpen: boolean): SharedSocket {
+  const key = `${type}/${allowHalfOpen}`;
+  let shared = pool.get(key);
+  if (!shared || shared.closing) {
+    const created = new SharedSocket({ type, allowHalfOpen });
+    created.closeWhenIdle();
+    created.on('error', () => {
+      // Socket-level errors (a failed bind) reach each connection as its own error.
+    });
+    created.on('close', () => {
+      if (pool.get(key) === created) pool.delete(key);
+    });
+    pool.set(key, (shared = created));
+  }
+  return shared;
+}
+
+function connect(port: number, host?: string | null, options?: UtpNativeOptions | null): CompatConnection {
+  const allowHalfOpen = options?.allowHalfOpen !== false;
+  const h = host ? host : '127.0.0.1';
+  let p: number;
+  try {
+    p = validatePort(port, false);
+    if (typeof h !== 'string') throw new TypeError(`host must be a string, got ${typeof h}`);
+  } catch (error) {
+    // A port from the network fails its connection (with ERR_SOCKET_BAD_PORT), not the caller.
+    return asConnection(failedConnection(error as Error, allowHalfOpen));
+  }
+  return asConnection(pooledSocket(udpTypeFor(h), allowHalfOpen).connect(p, h), { port: p, host: h });
+}
+
+export const utp: Utp = Object.assign(utpFunction as unknown as Utp, { createServer, connect });
+export default utp;
+export { UtpNativeSocket };
+export type { CompatConnection, UtpNativeOptions };

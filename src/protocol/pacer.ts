@@ -32,11 +32,14 @@ export class Pacer {
   /**
    * `bytes` left now under a window of `window` bytes per `rtt` ms (no pacing without an RTT
    * sample). The schedule runs from when this packet was due, so a late wake-up sends what fell
-   * due meanwhile, but never banks more than MAX_LAG of idle time as a burst.
+   * due meanwhile, but never banks more than MAX_LAG of idle time as a burst. A window smaller
+   * than the packet (the connection sends one packet whatever the window when nothing is in
+   * flight, e.g. a resend into a peer window of a few bytes) still means one packet per RTT: at
+   * bytes / window, a 10-byte window held the next packet back for 68 RTTs after it reopened.
    */
   sent(bytes: number, now: number, window: number, rtt: number, slowStart: boolean): void {
     if (rtt <= 0 || window <= 0) return;
     const start = this.nextAt > now - MAX_LAG ? this.nextAt : now - MAX_LAG;
-    this.nextAt = start + (bytes * rtt) / ((slowStart ? SLOW_START_GAIN : GAIN) * window);
+    this.nextAt = start + (bytes * rtt) / ((slowStart ? SLOW_START_GAIN : GAIN) * (window > bytes ? window : bytes));
   }
 }

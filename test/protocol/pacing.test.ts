@@ -1,0 +1,38 @@
+/**
+ * The pacer (src/protocol/pacer.ts) and the endpoint's list of paced connections: what a paced
+ * connection does at the edges (a window smaller than a packet, removal while held back).
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Pacer } from '../../src/protocol/pacer.js';
+import { dataOf, ScriptedPeer } from '../helpers/scripted-peer.js';
+
+describe('pacing under a window smaller than a packet', () => {
+  test('a resend into a peer window of 10 bytes does not hold the next packet back for 68 RTTs', (t) => {
+    const p = new ScriptedPeer();
+    p.handshake(50); // RTT 50 ms
+    const first = dataOf(p.write(new Uint8Array(20 * 1374)))[0]!.seq;
+    // Nothing is acknowledged: the RTO presumes everything lost and resends the oldest.
+    p.advance(600);
+    // The receiver's buffer is almost full: it acks that resend with a 10-byte window. Nothing is
+    // in flight, so the next resend goes anyway (as a window probe would), paced at 10 bytes/RTT.
+    p.advance(50);
+    p.window = 10;
+    p.receive({ ack: first });
+    p.advance(50);
+    // The application read: the window reopens.
+    p.window = 1 << 20;
+    p.receive({ ack: (first + 1) & 0xffff });
+    const reopened = p.now;
+    let next: number | undefined;
+    for (let i = 0; i < 400 && next === undefined; i++) if (dataOf(p.advance(10)).length > 0) next = p.now;
+    t.diagnostic(`next DATA ${next === undefined ? 'not within 4 s' : `${next - reopened} ms`} after the window reopened (RTT 50 ms)`);
+    assert.ok(next !== undefined && next - reopened <= 100, 'held back by the pacer for more than 2 RTTs');
+  });
+
+  test('Pacer: a packet larger than the window waits at most one RTT (over the gain)', () => {
+    const pacer = new Pacer();
+    pacer.sent(1374, 0, 1, 100, false);
+    assert.ok(pacer.delay(0) <= 100 / 1.25, `${pacer.delay(0)} ms`);
+  });
+});

@@ -251,6 +251,7 @@ export class Endpoint implements ConnectionHost {
     inner.delete(key);
     if (inner.size === 0) this.byAddress.delete(connection.remote.address);
     this.connectionCount--;
+    this.unpace(connection);
     if (this.unconfirmed.delete(connection)) return;
     // Its peer may still send: remember whom a RESET must name (see resetId).
     const closed = closedKey(connection.remote, connection.recvId);
@@ -261,6 +262,18 @@ export class Endpoint implements ConnectionHost {
     // Lingering connections outlive their application socket: the driver waits for this event
     // before it closes the UDP socket they still need.
     this.events.push({ type: 'removed', connection });
+  }
+
+  /**
+   * A removed connection leaves the pacing list at once: resumed at its `paceAt`, it would be
+   * flushed after its 'removed' event (and emit 'written' or 'drain' then), and the list would
+   * keep it and its buffers until that time.
+   */
+  private unpace(connection: Connection): void {
+    if (connection.paceAt === Infinity) return;
+    connection.paceAt = Infinity;
+    const i = this.paced.indexOf(connection);
+    if (i >= 0) this.paced.splice(i, 1);
   }
 
   confirmed(connection: Connection): boolean {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Pacer } from '../../src/protocol/pacer.js';
 import { dataOf, ScriptedPeer } from '../helpers/scripted-peer.js';
+import { seededBytes, SimNetwork } from '../helpers/sim-network.js';
 
 describe('pacing under a window smaller than a packet', () => {
   test('a resend into a peer window of 10 bytes does not hold the next packet back for 68 RTTs', (t) => {
@@ -34,5 +35,26 @@ describe('pacing under a window smaller than a packet', () => {
     const pacer = new Pacer();
     pacer.sent(1374, 0, 1, 100, false);
     assert.ok(pacer.delay(0) <= 100 / 1.25, `${pacer.delay(0)} ms`);
+  });
+});
+
+describe('a paced connection removed while the pacer holds it', () => {
+  test('it leaves the pacing list: no flush and no event after its removal', () => {
+    const net = new SimNetwork({ seed: 21, link: { rate: 800_000, queueBytes: 200_000, latency: 30 } });
+    const a = net.addHost('a');
+    const b = net.addHost('b', { listening: true });
+    const conn = net.connect(a, b, { send: seededBytes(3, 8_000_000) });
+    // Step until the pacer holds it back (in slow start, at 2x the window's rate: it is in the
+    // endpoint's pacing list then).
+    for (let i = 0; i < 10_000 && conn.paceAt === Infinity; i++) net.advance(0.1);
+    assert.notEqual(conn.paceAt, Infinity, 'the pacer never held the sender back');
+    conn.abort(net.now);
+    net.kick(a);
+    net.advance(1000);
+    const log = a.log.filter((e) => e.event.connection === conn).map((e) => e.event.type);
+    const removed = log.indexOf('removed');
+    assert.ok(removed >= 0, 'removed');
+    assert.deepEqual(log.slice(removed + 1), [], 'events after removal');
+    assert.equal(a.endpoint.nextWake, Infinity, 'the endpoint still has a wake-up for it');
   });
 });

@@ -158,6 +158,46 @@ describe('window after idle', () => {
   });
 });
 
+/**
+ * A busy transfer, then 4.2 s idle (at 600 ms steps, a 9-byte write at each when `chatter`), then
+ * a large write: the window when busy, and what arrives in the 1.5 s after the large write.
+ */
+function restartAfterIdle(chatter: boolean): { busy: number; restartBytes: number } {
+  const net = new SimNetwork({ seed: 12, link: { rate: 2_000_000, queueBytes: 400_000, latency: 30 } });
+  const a = net.addHost('a');
+  const b = net.addHost('b', { listening: true });
+  const conn = net.connect(a, b, { endWhenWritten: false });
+  assert.ok(net.runUntil(() => conn.state === 'connected', 1000));
+  conn.write(seededBytes(6, 8_000_000));
+  net.kick(a);
+  assert.ok(net.runUntil(() => b.accepted[0] !== undefined && b.app(b.accepted[0]).receivedBytes === 8_000_000, 60_000));
+  const busy = conn.stats().cwnd;
+  for (let i = 0; i < 7; i++) {
+    net.advance(600);
+    if (chatter && i < 6) {
+      conn.write(new Uint8Array(9)); // a BitTorrent HAVE message
+      net.kick(a);
+    }
+  }
+  const app = b.app(b.accepted[0]!);
+  const before = app.receivedBytes;
+  conn.write(seededBytes(7, 8_000_000));
+  net.kick(a);
+  net.advance(1500);
+  return { busy, restartBytes: app.receivedBytes - before };
+}
+
+describe('window after idle: a few bytes written while idle', () => {
+  test('the restart slow-starts toward 3/4 of the window before the idle period, not of the last decayed one', (t) => {
+    const silent = restartAfterIdle(false);
+    const chatter = restartAfterIdle(true);
+    t.diagnostic(`cwnd ${silent.busy.toFixed(0)} when busy; 1.5 s after the restart: ${silent.restartBytes} bytes after a silent idle, ${chatter.restartBytes} after one with a 9-byte write every 600 ms`);
+    // Each small write decayed the window once more; the slow-start target used to be 3/4 of the
+    // last decayed window, so the restart was a linear climb from two packets (1.1 MB vs 2.5 MB).
+    assert.ok(chatter.restartBytes >= 0.9 * silent.restartBytes, `${chatter.restartBytes} vs ${silent.restartBytes} bytes`);
+  });
+});
+
 describe('RTT samples across an outage', () => {
   test('packets delivered just before a 2 s outage, acked only after it by the resend\'s ACK, give no RTT sample', (t) => {
     const net = new SimNetwork({ seed: 7, link: { ...BROADBAND, outages: [{ start: 3000, end: 5000 }] } });

@@ -137,9 +137,14 @@ export class Ledbat implements CongestionController {
     if (this.window >= before) return;
     // Slow start back towards (3/4 of) the old window: the path likely still carries it, but the
     // delay must confirm it first (RFC 7661 keeps ssthresh >= 3/4 of the old cwnd the same way).
+    // A decay before that slow start got anywhere keeps its target (as Linux's tcp_cwnd_restart
+    // keeps max(ssthresh, 3/4 cwnd)): a few bytes written now and then while idle decay the
+    // window once per write, and 3/4 of each decayed window would leave the restart a linear
+    // climb from two packets.
+    const restarting = this.slowStart && this.slowStartThreshold !== Infinity;
     this.beforeCut = undefined;
     this.slowStart = true;
-    this.slowStartThreshold = 0.75 * before;
+    this.slowStartThreshold = restarting ? Math.max(this.slowStartThreshold, 0.75 * before) : 0.75 * before;
   }
 
   onTimeout(now: number): void {

@@ -57,6 +57,27 @@ export function sendEdges(connection: Connection): SendEdges {
   return { oldest: num(send, 'oldest'), next: send.next };
 }
 
+/** The sender's flight counters beside what its send buffer holds (see the 'flight-accounting' invariant). */
+export interface FlightAccounting {
+  bytesInFlight: number;
+  expectedBytes: number;
+  resendsPending: number;
+  expectedResends: number;
+}
+
+export function flightAccounting(connection: Connection): FlightAccounting {
+  const send = field(connection, 'sendBuffer') as { oldest: number; count: number; get(seq: number): unknown };
+  let expectedBytes = 0;
+  let expectedResends = 0;
+  for (let i = 0; i < num(send, 'count'); i++) {
+    const out = send.get((num(send, 'oldest') + i) & 0xffff) as { sacked: boolean; needsResend: boolean; transmissions: number; payload: Uint8Array };
+    if (out.sacked) continue;
+    if (out.needsResend) expectedResends++;
+    else if (out.transmissions > 0) expectedBytes += out.payload.length;
+  }
+  return { bytesInFlight: num(connection, 'bytesInFlight'), expectedBytes, resendsPending: num(connection, 'resendsPending'), expectedResends };
+}
+
 /** Our ack_nr: the last seq_nr received in order. */
 export function ackNr(connection: Connection): number {
   return num(connection, 'ackNr');

@@ -13,7 +13,7 @@ import type { Connection } from '../../src/protocol/connection.js';
 import type { EndpointEvent, Remote } from '../../src/protocol/events.js';
 import { PacketType } from '../../src/protocol/packet.js';
 import { seqAdd, seqDiff } from '../../src/protocol/seq.js';
-import { occupancy, sendEdges, validationSnapshot } from './introspect.js';
+import { flightAccounting, occupancy, sendEdges, validationSnapshot } from './introspect.js';
 import { DEFAULT_LINK, SimNetwork, type SimApp, type SimHost, type TraceRecord } from './sim-network.js';
 
 export type InvariantName =
@@ -34,7 +34,13 @@ export type InvariantName =
   /** A packet whose ack_nr is outside libutp's window [oldest - 4, next] changes no state (unless its timestamp shows a packet overtaken on a reordering path). */
   | 'invalid-changes-nothing'
   /** The acceptor hands the application one connection from the initiator, never a second (resurrected) one. */
-  | 'single-accept';
+  | 'single-accept'
+  /**
+   * A live connection's bytes in flight and pending resends are what its send buffer holds (sent,
+   * neither acked nor marked for resend; marked): loss detection (loss-detection.ts) marks packets
+   * through the connection, and a packet counted twice or never would skew the window for good.
+   */
+  | 'flight-accounting';
 
 export const ALL_INVARIANTS: readonly InvariantName[] = [
   'no-throw',
@@ -46,6 +52,7 @@ export const ALL_INVARIANTS: readonly InvariantName[] = [
   'no-optimistic-growth',
   'invalid-changes-nothing',
   'single-accept',
+  'flight-accounting',
 ];
 
 export class InvariantError extends Error {
@@ -432,6 +439,12 @@ export class Pair {
       }
       const inFlight = (connection as unknown as { bytesInFlight?: number }).bytesInFlight ?? connection.stats().bytesInFlight;
       if (inFlight < 0) this.fail('bounded-memory', `side ${side}: bytesInFlight ${inFlight}`);
+      if (connection.state === 'connected') {
+        const f = flightAccounting(connection);
+        if (f.bytesInFlight !== f.expectedBytes || f.resendsPending !== f.expectedResends) {
+          this.fail('flight-accounting', `side ${side}: ${JSON.stringify(f)}`);
+        }
+      }
     }
   }
 

@@ -34,6 +34,7 @@ describe(`mutation fuzzer: ${ITERATIONS} mutated datagrams into a live pair (see
   test('memory stays bounded (reorder buffer, send buffer, connection table)', () => zero('bounded-memory'));
   test('every connection and timer is released after close', () => zero('released'));
   test('cwnd never grows from an ack of data never sent', () => zero('no-optimistic-growth'));
+  test('bytes in flight and pending resends match the send buffer', () => zero('flight-accounting'));
   test('the genuine streams arrive intact (except after in-window forged DATA, which an on-path attacker could send)', () => {
     zero('integrity');
     assert.ok(result().bytesVerified > 1_000_000, `only ${result().bytesVerified} bytes verified`);

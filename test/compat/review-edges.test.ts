@@ -33,6 +33,33 @@ function closeOf(connection: CompatConnection): Promise<void> {
 }
 
 describe('utp-native compat edges', { timeout: 20_000 }, () => {
+  test('maxConnections holds when many connections arrive at once (they are confirmed in one batch)', async () => {
+    const server = socket();
+    const port = await listening(server);
+    server.maxConnections = 3;
+    let accepted = 0;
+    server.on('connection', (connection: CompatConnection) => {
+      accepted++;
+      connection.resume();
+    });
+    const client = socket();
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, () => {
+        const connection = client.connect(port, '127.0.0.1');
+        connection.resume();
+        connection.write('x');
+        return new Promise<string>((resolve) => {
+          connection.on('error', (error: Error & { code?: string }) => resolve(error.code ?? 'error'));
+          // Refused ones are reset once their data reached the server (within an RTO).
+          connection.on('connect', () => setTimeout(() => resolve('open'), 3000));
+        });
+      }),
+    );
+    assert.ok(accepted <= 3, `accepted ${accepted} connections with maxConnections = 3`);
+    assert.ok(server.connections.length <= 3);
+    assert.equal(outcomes.filter((o) => o === 'ECONNRESET' || o === 'ECONNREFUSED').length + accepted, 10);
+  });
+
   test("a peer's RESET on a connection without an 'error' listener does not crash the process", async () => {
     const server = socket();
     const port = await listening(server);

@@ -90,6 +90,7 @@ export class UtpNativeSocket extends EventEmitter {
   listen(port?: number | (() => void) | null, host?: string | (() => void) | null, onlistening?: () => void): this {
     if (typeof port === 'function') return this.listen(0, null, port);
     if (typeof host === 'function') return this.listen(port, null, host);
+    if (this.closingFlag) throw new UtpError('ERR_SOCKET_CLOSED', 'listen() after close()');
     if (!this.shared) this.bind(port, host, onlistening);
     else if (onlistening) {
       // utp-native drops the callback here; calling it is what a caller expects.

@@ -84,4 +84,15 @@ describe('utp-native compat edges', { timeout: 20_000 }, () => {
     await closeOf(unpooled);
     assert.equal(client.connections.length, 0);
   });
+
+  test('listen() after close() throws ERR_SOCKET_CLOSED on a bound socket too (its callback never runs)', async () => {
+    const server = socket();
+    await listening(server);
+    server.close();
+    assert.throws(
+      () => server.listen(0, () => assert.fail('listen callback after close()')),
+      (error: Error & { code?: string }) => error.code === 'ERR_SOCKET_CLOSED',
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+  });
 });

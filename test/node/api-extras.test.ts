@@ -164,6 +164,19 @@ describe('Server', { timeout: 20_000 }, () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
+  test('listening is false from close() on, as net, while a connection still holds the socket', async () => {
+    const server = echoServer();
+    const port = await listen(server);
+    const client = connect(port, '127.0.0.1');
+    client.write('x');
+    await once(server, 'connection');
+    const closed = new Promise((resolve) => server.close(resolve));
+    assert.equal(server.listening, false);
+    client.destroy();
+    await closed;
+    assert.equal(server.listening, false);
+  });
+
   test('a second close() gets ERR_SERVER_NOT_RUNNING, as net', async () => {
     const server = createServer();
     await listen(server);

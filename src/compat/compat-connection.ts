@@ -67,8 +67,6 @@ function destroy(this: Closing, error?: Error | null): Closing {
   if (this[closingGracefully]) return error ? (destroyNow.call(this, error) as Closing) : this;
   if (error || this.destroyed || this.connecting || this.writableFinished) return destroyNow.call(this, error ?? undefined) as Closing;
   this[closingGracefully] = true;
-  // What happens to it from now on is not the application's business (utp-native reports nothing).
-  this.on('error', ignore);
   this.removeAllListeners('timeout');
   // Silence, not duration: a long flush of what was written keeps going while the peer acks it.
   let heard = this.stats()?.packetsReceived ?? 0;
@@ -98,6 +96,10 @@ const remotePort = Object.getOwnPropertyDescriptor(Socket.prototype, 'remotePort
 export function asConnection(socket: Socket, requested?: { port: number; host: string }): CompatConnection {
   const connection = Object.assign(socket, extras);
   connection.destroy = destroy;
+  // An error a peer causes (ECONNRESET, ETIMEDOUT, a bad port from a DHT) never crashes the
+  // process: utp-native's users often attach no 'error' listener, and utp-native then threw from
+  // its native callback. Listeners the application adds still get every error.
+  connection.on('error', ignore);
   if (requested) {
     Object.defineProperty(connection, 'remoteAddress', {
       configurable: true,

@@ -90,6 +90,7 @@ export class UtpNativeSocket extends EventEmitter {
   listen(port?: number | (() => void) | null, host?: string | (() => void) | null, onlistening?: () => void): this {
     if (typeof port === 'function') return this.listen(0, null, port);
     if (typeof host === 'function') return this.listen(port, null, host);
+    if (this.closingFlag) throw new UtpError('ERR_SOCKET_CLOSED', 'listen() after close()');
     if (!this.shared) this.bind(port, host, onlistening);
     else if (onlistening) {
       // utp-native drops the callback here; calling it is what a caller expects.
@@ -215,7 +216,11 @@ export class UtpNativeSocket extends EventEmitter {
     if (this.recvBufferSize !== undefined) shared.setRecvBufferSize(this.recvBufferSize);
     this.updateAcceptance();
     shared.on('connection', (socket: Socket) => {
-      if (this.shared === shared) this.emit('connection', this.track(socket));
+      if (this.shared !== shared) return;
+      // SYNs that arrive together all pass the gate before the first is confirmed (and counted
+      // here): refuse those beyond maxConnections now (a RESET), as utp-native did at the SYN.
+      if (this.isFull()) return void socket.destroy();
+      this.emit('connection', this.track(socket));
     });
     shared.on('message', (data: Buffer, rinfo: dgram.RemoteInfo) => {
       if (this.shared !== shared) return;
@@ -279,8 +284,11 @@ export class UtpNativeSocket extends EventEmitter {
   private updateAcceptance(): void {
     const shared = this.shared;
     if (!shared || this.closingFlag) return;
-    const full = this.maxConnectionsValue > 0 && this.connections.length >= this.maxConnectionsValue;
-    shared.endpoint.listening = !this.firewalled && !full;
+    shared.endpoint.listening = !this.firewalled && !this.isFull();
+  }
+
+  private isFull(): boolean {
+    return this.maxConnectionsValue > 0 && this.connections.length >= this.maxConnectionsValue;
   }
 }
 

@@ -5,7 +5,7 @@
  * require.cts); the `import` API of microtp stays net-like (src/index.ts).
  */
 import { udpTypeFor, validatePort } from '../node/args.js';
-import { SharedSocket } from '../node/shared-socket.js';
+import { pooledSocket } from '../node/connect.js';
 import { asConnection, failedConnection, type CompatConnection } from './compat-connection.js';
 import { UtpNativeSocket, type UtpNativeOptions } from './compat-socket.js';
 
@@ -34,30 +34,6 @@ function createServer(
   return server;
 }
 
-/**
- * Outgoing connections of `utp.connect` share one UDP socket per address family and half-open
- * setting (utp-native made a socket per connection). It closes by itself once its last
- * connection is gone, so it never keeps the process alive on its own, as utp-native's did not.
- */
-const pool = new Map<string, SharedSocket>();
-
-function pooledSocket(type: 'udp4' | 'udp6', allowHalfOpen: boolean): SharedSocket {
-  const key = `${type}/${allowHalfOpen}`;
-  let shared = pool.get(key);
-  if (!shared || shared.closing) {
-    const created = new SharedSocket({ type, allowHalfOpen });
-    created.closeWhenIdle();
-    created.on('error', () => {
-      // Socket-level errors (a failed bind) reach each connection as its own error.
-    });
-    created.on('close', () => {
-      if (pool.get(key) === created) pool.delete(key);
-    });
-    pool.set(key, (shared = created));
-  }
-  return shared;
-}
-
 function connect(port: number, host?: string | null, options?: UtpNativeOptions | null): CompatConnection {
   const allowHalfOpen = options?.allowHalfOpen !== false;
   const h = host ? host : '127.0.0.1';
@@ -69,6 +45,8 @@ function connect(port: number, host?: string | null, options?: UtpNativeOptions 
     // A port from the network fails its connection (with ERR_SOCKET_BAD_PORT), not the caller.
     return asConnection(failedConnection(error as Error, allowHalfOpen));
   }
+  // One pooled UDP socket per address family and allowHalfOpen, shared with the import API's
+  // connect() (utp-native made a socket per connection); it closes once its last connection is gone.
   return asConnection(pooledSocket(udpTypeFor(h), allowHalfOpen).connect(p, h), { port: p, host: h });
 }
 

@@ -18,24 +18,27 @@ export interface ConnectOptions extends Omit<SharedSocketOptions, 'type'> {
 }
 
 /**
- * Outgoing connections made with `connect()` share one UDP socket per address family (many
- * connections on one port, unlike utp-native's socket per connection). The socket closes by
- * itself when its last connection is gone, so it never keeps the process alive on its own.
+ * Outgoing connections made with `connect()` (and utp-native's `utp.connect`) share one UDP
+ * socket per address family and half-open setting (many connections on one port, unlike
+ * utp-native's socket per connection). The socket closes by itself when its last connection is
+ * gone, so it never keeps the process alive on its own.
  */
-const pool: { udp4?: SharedSocket | undefined; udp6?: SharedSocket | undefined } = {};
+const pool = new Map<string, SharedSocket>();
 
-function pooledSocket(type: 'udp4' | 'udp6'): SharedSocket {
-  let shared = pool[type];
+/** @internal The pooled socket for outgoing connections of this type and allowHalfOpen. */
+export function pooledSocket(type: 'udp4' | 'udp6', allowHalfOpen = false): SharedSocket {
+  const key = `${type}/${allowHalfOpen}`;
+  let shared = pool.get(key);
   if (!shared || shared.closing) {
-    const created = new SharedSocket({ type });
+    const created = new SharedSocket({ type, allowHalfOpen });
     created.closeWhenIdle();
     created.on('error', () => {
-      // Socket-level errors (e.g. bind failing) reach each connection through its own timeout.
+      // Socket-level errors (a failed bind) reach each waiting connection as its own error.
     });
     created.on('close', () => {
-      if (pool[type] === created) pool[type] = undefined;
+      if (pool.get(key) === created) pool.delete(key);
     });
-    pool[type] = shared = created;
+    pool.set(key, (shared = created));
   }
   return shared;
 }

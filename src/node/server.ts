@@ -29,8 +29,9 @@ export class Server extends EventEmitter {
     if (onConnection) this.on('connection', onConnection);
   }
 
+  /** As net: false from close() on (connections may still be finishing). */
   get listening(): boolean {
-    return this.shared !== undefined;
+    return this.shared !== undefined && !this.closeCalled;
   }
 
   get maxConnections(): number {

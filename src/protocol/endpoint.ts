@@ -277,8 +277,10 @@ export class Endpoint implements ConnectionHost {
   }
 
   confirmed(connection: Connection): boolean {
-    // Not listening any more (server.close()): net does not announce a connection then.
-    if (!this.listening) return false;
+    // Not listening any more (server.close()): net does not announce a connection then. Nor
+    // beyond maxConnections: SYNs that arrived together all passed handleSyn's check, before
+    // any of them was confirmed and counted.
+    if (!this.listening || this.incomingConfirmed >= this.config.maxConnections) return false;
     this.unconfirmed.delete(connection);
     this.incomingConfirmed++;
     this.events.push({ type: 'connection', connection });

@@ -136,6 +136,47 @@ describe('Server', { timeout: 20_000 }, () => {
     await closeServer(server);
   });
 
+  test('maxConnections holds when many connections arrive at once (confirmed in one batch)', async () => {
+    const server = createServer();
+    server.maxConnections = 3;
+    let accepted = 0;
+    server.on('connection', (socket) => {
+      accepted++;
+      socket.on('error', () => {}); // reset by the cleanup below
+      socket.resume();
+    });
+    const port = await listen(server);
+    const clients = Array.from({ length: 10 }, () => connect(port, '127.0.0.1'));
+    const outcomes = await Promise.all(
+      clients.map((client) => {
+        client.resume();
+        client.write('x');
+        return new Promise<string>((resolve) => {
+          client.on('error', (error: Error & { code?: string }) => resolve(error.code ?? 'error'));
+          client.on('connect', () => setTimeout(() => resolve('open'), 3000));
+        });
+      }),
+    );
+    assert.ok(accepted <= 3, `accepted ${accepted} connections with maxConnections = 3`);
+    assert.equal(outcomes.filter((o) => o !== 'open').length + accepted, 10);
+    for (const client of clients) client.destroy();
+    server.on('error', () => {});
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  test('listening is false from close() on, as net, while a connection still holds the socket', async () => {
+    const server = echoServer();
+    const port = await listen(server);
+    const client = connect(port, '127.0.0.1');
+    client.write('x');
+    await once(server, 'connection');
+    const closed = new Promise((resolve) => server.close(resolve));
+    assert.equal(server.listening, false);
+    client.destroy();
+    await closed;
+    assert.equal(server.listening, false);
+  });
+
   test('a second close() gets ERR_SERVER_NOT_RUNNING, as net', async () => {
     const server = createServer();
     await listen(server);

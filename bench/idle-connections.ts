@@ -165,11 +165,13 @@ async function sockets(): Promise<Record<string, number>> {
   const setupMs = performance.now() - started;
   await new Promise((r) => setTimeout(r, 1000));
   const bytesPerEnd = (heap() - baseline) / (2 * connected);
+  const profile = process.env.IDLE_PROFILE ? await startProfile() : undefined;
   const start = cpuMs();
   const wallStart = performance.now();
   await new Promise((r) => setTimeout(r, idleSeconds * 1000));
   const used = cpuMs() - start;
   const wall = performance.now() - wallStart;
+  await profile?.();
   const result = {
     connections: connected,
     failed,
@@ -184,6 +186,20 @@ async function sockets(): Promise<Record<string, number>> {
   for (const c of clientServers) c.close();
   server.close();
   return result;
+}
+
+/** IDLE_PROFILE=file.cpuprofile: a CPU profile of the idle window only (not the connects). */
+async function startProfile(): Promise<() => Promise<void>> {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFile } = await import('node:fs/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    await writeFile(process.env.IDLE_PROFILE!, JSON.stringify(profile));
+  };
 }
 
 function round(x: number): number {

@@ -27,14 +27,19 @@ export interface EndpointCounters {
 }
 
 /**
- * Failed cookie proofs from one source (address and port) before it may not try again for a
- * while. Per port, not per address: clients behind one NAT address must not lock each other out,
- * and brute force of a client's cookie has to come from that client's address and port anyway.
+ * Failed cookie proofs for one connection (address, port and connection id) before it may not
+ * try again for a while. Per port, not per address: clients behind one NAT address must not lock
+ * each other out. Per connection id, not per port: one UDP port carries many connections (a
+ * BitTorrent client's, or connect()'s shared socket), and under a burst a legitimate one fails
+ * its proof when its first packet was dropped and a later one arrives first; with the lock per
+ * port, 4 such failures shut out every other connection from that port (issue 9: 10,000
+ * connects from one process, 9,200 stuck). Brute force of a connection's cookie has to come
+ * from its address, port and id anyway; guesses across ids are bounded by the global budget.
  */
 const MAX_PROOF_FAILURES = 4;
 /** How long a source's failed proofs count against it (ms): as long as a cookie stays valid. */
 const PROOF_FAILURE_MEMORY = COOKIE_LIFETIME_MS;
-/** Sources whose failed proofs are remembered at most (oldest forgotten first). */
+/** Connections whose failed proofs are remembered at most (oldest forgotten first). */
 const MAX_PROOF_SOURCES = 4096;
 /** Failed cookie proofs per second, all sources together, before cookies are off until the next second. */
 const PROOF_FAILURES_PER_SECOND = 64;
@@ -95,7 +100,7 @@ export class Endpoint implements ConnectionHost {
   private readonly recentlyClosed = new Map<string, { sendId: number; synSeq: number | undefined }>();
   /** SYN cookies are checked until then: an unconfirmed connection was evicted less than a cookie's lifetime ago. */
   private cookiesUntil = -Infinity;
-  /** Failed cookie proofs per source address and port (bounded; see MAX_PROOF_FAILURES). */
+  /** Failed cookie proofs per source address, port and connection id (bounded; see MAX_PROOF_FAILURES). */
   private readonly proofFailures = new Map<string, { failures: number; forgetAt: number }>();
   private proofBudget = PROOF_FAILURES_PER_SECOND;
   private proofBudgetAt = 0;
@@ -283,8 +288,8 @@ export class Endpoint implements ConnectionHost {
     // Only while a flood is evicting unconfirmed connections: otherwise every unknown packet
     // would be a 2-in-65536 lottery ticket for a confirmed connection from a spoofed source.
     if (now >= this.cookiesUntil) return false;
-    // Brute force of one source's cookie: a few wrong guesses, then none for a while.
-    const source = `${remote.address}|${remote.port}`;
+    // Brute force of one connection's cookie: a few wrong guesses, then none for a while.
+    const source = closedKey(remote, packet.connectionId);
     let record = this.proofFailures.get(source);
     if (record !== undefined && now >= record.forgetAt) {
       this.proofFailures.delete(source);

@@ -95,7 +95,18 @@ class CoreNet {
   }
 }
 
+/** Heap + external bytes after a forced GC (needs --expose-gc; NaN without). */
+function liveBytes(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return NaN;
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+}
+
 function core(): Record<string, number> {
+  const baseline = liveBytes();
   const net = new CoreNet();
   const server = net.add(5000, true);
   const clients = Array.from({ length: Math.ceil(n / PER_CLIENT_PORT) }, (_, k) => net.add(6000 + k, false));
@@ -109,6 +120,8 @@ function core(): Record<string, number> {
   }
   net.runUntil(KEEPALIVE + 1000);
   const connected = server.announced;
+  // The protocol core's share of a connection end's memory (the sockets view adds the Node layer).
+  const coreBytesPerEnd = (liveBytes() - baseline) / (2 * connected);
   const wakesBefore = net.wakes;
   const start = cpuMs();
   net.runUntil(net.now + idleSeconds * 1000);
@@ -119,17 +132,12 @@ function core(): Record<string, number> {
     cpuMsPerSimulatedSecond: round(used / idleSeconds),
     corePercent: round(used / idleSeconds / 10),
     wakesPerSecond: round((net.wakes - wakesBefore) / idleSeconds),
+    coreBytesPerConnectionEnd: Math.round(coreBytesPerEnd),
   };
 }
 
 async function sockets(): Promise<Record<string, number>> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  const heap = (): number => {
-    gc?.();
-    gc?.();
-    const m = process.memoryUsage();
-    return m.heapUsed + m.external;
-  };
+  const heap = liveBytes;
   const baseline = heap();
   const accepted: Socket[] = [];
   const server = createServer((s: Socket) => {

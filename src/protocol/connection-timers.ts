@@ -6,7 +6,8 @@
  * as every `now` it is given; Infinity = not armed) through `arm`/`clear` and reads `next` from
  * its `nextDeadline`. `LossDetector` owns `tailLoss` and arms it here. Arming a deadline asks the
  * host to wake at it (it may be earlier than the endpoint's current wake-up); clearing one never
- * does anything else: the endpoint recomputes its wake-up from `next` when it runs timeouts. What
+ * does anything else: the endpoint re-keys the connection from `next` after it runs its timeouts
+ * or flushes it (a key may be early, never late: see Endpoint's wake-up heap). What
  * happens when a deadline passes is the connection's (`Connection.handleTimeout`). Nothing here
  * reads a clock. The pacer's release time is not here (`Connection.paceAt`, announced through
  * `ConnectionHost.pace`): it changes once per packet and is no deadline to run.

@@ -5,7 +5,8 @@
 // needs root, skips itself otherwise), fuzz (10^6 mutated datagrams into a simulated live
 // pair, 10^6 blind injections into a live transfer, 10^6 spoofed SYN-cookie guesses; bench/fuzz.ts),
 // webtorrent (the real webtorrent 2.x/3.x with libtorrent, over microtp vs over utp-native;
-// needs test/clients installed, skips itself otherwise). Each suite's own env knobs are in its file / README.
+// needs test/clients installed, skips itself otherwise), idle (50,000 idle connections: CPU share
+// and bytes per connection end; bench/idle-connections.ts). Each suite's own env knobs are in its file / README.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -15,6 +16,7 @@ const SUITES: Record<string, string> = {
   bottleneck: './bottleneck/run.js',
   fuzz: './fuzz.js',
   webtorrent: './webtorrent.js',
+  idle: './idle-connections.js',
 };
 
 const chosen = (process.env.BENCH_SUITES ?? Object.keys(SUITES).join(',')).split(',').map((s) => s.trim());
@@ -23,7 +25,8 @@ for (const name of chosen) {
   const script = SUITES[name];
   if (!script) throw new Error(`unknown suite ${name}; known: ${Object.keys(SUITES).join(', ')}`);
   console.log(`\n===== ${name} =====`);
-  const result = spawnSync(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], { stdio: 'inherit' });
+  // --expose-gc: the idle suite measures bytes per connection after a forced collection.
+  const result = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(new URL(script, import.meta.url))], { stdio: 'inherit' });
   if (result.status !== 0) {
     console.log(`${name}: exited with ${result.status ?? result.signal}`);
     failed = true;

@@ -166,6 +166,7 @@ export class SharedSocket extends EventEmitter {
     if (typeof host === 'function') [callback, host] = [host, undefined];
     const start = (): void => {
       this.driver.endpoint.listening = true;
+      this.driver.listening();
       callback?.();
     };
     if (this.bound) process.nextTick(start);

@@ -8,6 +8,16 @@ import { Endpoint } from '../protocol/endpoint.js';
 import type { EndpointEvent, Remote, Transmit } from '../protocol/events.js';
 import { isValidSource } from './args.js';
 
+
+/**
+ * Receive buffer a listening socket asks for at least: one connection's window (the default
+ * sizing) is no measure of a burst from many peers, which waits in the kernel while the event
+ * loop works through it. 10,000 clients connecting at once (issue 9) sent 10,000 SYNs and then
+ * 30,000 DATA packets; with the default sizing (Linux reports 4 MiB) 2,277 of them never got
+ * their SYN through in 3 tries. Linux caps the request at rmem_max and reports twice what it
+ * grants (8 MiB where rmem_max is 4 MiB); where rmem_max is the usual 208 KiB, nothing changes.
+ */
+const LISTENING_RECV_BUFFER = 8 * 1024 * 1024;
 /** What the driver hands core events to: the Socket that owns a connection. */
 export interface ConnectionOwner {
   onCoreEvent(event: EndpointEvent): void;
@@ -132,8 +142,17 @@ export class UdpDriver extends EventEmitter {
     return this.wantedSocketBuffer(kind);
   }
 
+  /** @internal The socket now listens: its receive buffer must hold bursts from many peers (see LISTENING_RECV_BUFFER). */
+  listening(): void {
+    this.listens = true;
+    if (this.isBound()) this.growSocketBuffer('recv');
+  }
+
+  private listens = false;
+
   private wantedSocketBuffer(kind: 'recv' | 'send'): number {
-    return Math.max(2 * this.endpoint.config.receiveBufferSize, this.requestedBuffers[kind]);
+    const floor = kind === 'recv' && this.listens ? LISTENING_RECV_BUFFER : 0;
+    return Math.max(2 * this.endpoint.config.receiveBufferSize, this.requestedBuffers[kind], floor);
   }
 
   private growSocketBuffer(kind: 'recv' | 'send'): void {

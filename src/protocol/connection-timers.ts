@@ -6,20 +6,21 @@
  * as every `now` it is given; Infinity = not armed) through `arm`/`clear` and reads `next` from
  * its `nextDeadline`. `LossDetector` owns `tailLoss` and arms it here. Arming a deadline asks the
  * host to wake at it (it may be earlier than the endpoint's current wake-up); clearing one never
- * does anything else: the endpoint recomputes its wake-up from `next` when it runs timeouts. What
+ * does anything else: the endpoint re-keys the connection from `next` after it runs its timeouts
+ * or flushes it (a key may be early, never late: see Endpoint's wake-up heap). What
  * happens when a deadline passes is the connection's (`Connection.handleTimeout`). Nothing here
- * reads a clock. The pacer's wake-ups are not here: they come once per packet, so the endpoint
- * keeps them in a list of its own (`ConnectionHost.pace`) instead of scanning every connection.
+ * reads a clock. The pacer's release time is not here (`Connection.paceAt`, announced through
+ * `ConnectionHost.pace`): it changes once per packet and is no deadline to run.
  */
 
 export type TimerName = 'rto' | 'tailLoss' | 'probe' | 'confirm' | 'reset' | 'expires';
 
-export interface TimerHost {
-  /** The connection's next deadline may be earlier than the endpoint's wake-up. */
-  wake(deadline: number): void;
+export interface TimerHost<Owner> {
+  /** `owner`'s next deadline may be earlier than the endpoint's wake-up for it. */
+  wake(owner: Owner, deadline: number): void;
 }
 
-export class ConnectionTimers {
+export class ConnectionTimers<Owner = unknown> {
   /** Retransmission timeout (or, in syn-sent, the SYN's). */
   rto = Infinity;
   /** Tail-loss probe: the ACK clock stopped with data in flight (see LossDetector). */
@@ -33,12 +34,15 @@ export class ConnectionTimers {
   /** syn-recv and closed: when the connection is forgotten. */
   expires = Infinity;
 
-  constructor(private readonly host: TimerHost) {}
+  constructor(
+    private readonly host: TimerHost<Owner>,
+    private readonly owner: Owner,
+  ) {}
 
   /** Sets `name` to `at` and asks the host to wake by then. */
   arm(name: TimerName, at: number): void {
     this[name] = at;
-    if (at !== Infinity) this.host.wake(at);
+    if (at !== Infinity) this.host.wake(this.owner, at);
   }
 
   clear(name: TimerName): void {

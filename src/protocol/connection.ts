@@ -11,6 +11,7 @@ import { allocDatagram } from './datagram-pool.js';
 import { WriteQueue } from './write-queue.js';
 import { seqAdd, seqDiff } from './seq.js';
 import { ConnectionTimers } from './connection-timers.js';
+import { NOT_SCHEDULED } from './deadline-heap.js';
 import { LossDetector, MIN_TAIL_LOSS_DELAY } from './loss-detection.js';
 import { Pacer } from './pacer.js';
 import { newCounters, type ConnectionCounters, type ConnectionStats } from './stats.js';
@@ -26,8 +27,8 @@ export interface ConnectionHost {
   transmit(remote: Remote, datagram: Uint8Array, connection?: Connection): void;
   /** The connection has something to send at the next flush. */
   markDirty(connection: Connection): void;
-  /** The connection's next deadline may be earlier than the endpoint's wake-up. */
-  wake(deadline: number): void;
+  /** The connection's next deadline may be earlier than the endpoint's wake-up for it. */
+  wake(connection: Connection, deadline: number): void;
   /**
    * The pacer holds this connection's next packet until `connection.paceAt`: call its
    * `resumePacing()` then. Called once per wait; the connection does not send before.
@@ -135,13 +136,16 @@ export class Connection {
 
   private bytesInFlight = 0;
   private resendsPending = 0;
-  private readonly timers: ConnectionTimers;
+  private readonly timers: ConnectionTimers<Connection>;
   private readonly loss: LossDetector;
   private readonly pacer = new Pacer();
   /** The last flush stopped with data waiting for the pacer (not for the window or the application). */
   private pacerHeld = false;
-  /** When the pacer lets the next packet go, while the endpoint holds us in its pacing list. */
+  /** When the pacer lets the next packet go (Infinity: not held): the endpoint wakes us then. */
   paceAt = Infinity;
+  /** Owned by the endpoint's `DeadlineHeap` of wake-ups: our place in it and our key there. */
+  heapIndex = NOT_SCHEDULED;
+  heapKey = Infinity;
   private consecutiveTimeouts = 0;
   /**
    * RTT evidence of the ACK being processed: the youngest never-retransmitted packet it acks
@@ -235,7 +239,7 @@ export class Connection {
     this.activeAt = now;
     this.advertisedWindow = config.receiveBufferSize;
     this.initialSeq = isn;
-    this.timers = new ConnectionTimers(host);
+    this.timers = new ConnectionTimers(host, this);
     if (syn === undefined) {
       // Initiator: the SYN consumes the ISN; data starts at ISN + 1.
       this.state = 'syn-sent';

@@ -2,6 +2,7 @@ import { DEFAULT_CONFIG, type EndpointConfig } from './config.js';
 import type { CongestionControllerFactory } from './congestion/controller.js';
 import { Ledbat } from './congestion/ledbat.js';
 import { Connection, type ConnectionHost } from './connection.js';
+import { DeadlineHeap } from './deadline-heap.js';
 import type { EndpointEvent, Remote, Transmit } from './events.js';
 import { decodePacket, encodeHeader, looksLikeUtp, PacketType, type Packet } from './packet.js';
 import { seqAdd } from './seq.js';
@@ -26,14 +27,19 @@ export interface EndpointCounters {
 }
 
 /**
- * Failed cookie proofs from one source (address and port) before it may not try again for a
- * while. Per port, not per address: clients behind one NAT address must not lock each other out,
- * and brute force of a client's cookie has to come from that client's address and port anyway.
+ * Failed cookie proofs for one connection (address, port and connection id) before it may not
+ * try again for a while. Per port, not per address: clients behind one NAT address must not lock
+ * each other out. Per connection id, not per port: one UDP port carries many connections (a
+ * BitTorrent client's, or connect()'s shared socket), and under a burst a legitimate one fails
+ * its proof when its first packet was dropped and a later one arrives first; with the lock per
+ * port, 4 such failures shut out every other connection from that port (issue 9: 10,000
+ * connects from one process, 9,200 stuck). Brute force of a connection's cookie has to come
+ * from its address, port and id anyway; guesses across ids are bounded by the global budget.
  */
 const MAX_PROOF_FAILURES = 4;
 /** How long a source's failed proofs count against it (ms): as long as a cookie stays valid. */
 const PROOF_FAILURE_MEMORY = COOKIE_LIFETIME_MS;
-/** Sources whose failed proofs are remembered at most (oldest forgotten first). */
+/** Connections whose failed proofs are remembered at most (oldest forgotten first). */
 const MAX_PROOF_SOURCES = 4096;
 /** Failed cookie proofs per second, all sources together, before cookies are off until the next second. */
 const PROOF_FAILURES_PER_SECOND = 64;
@@ -65,16 +71,16 @@ export class Endpoint implements ConnectionHost {
   };
   /** Accept incoming connections. */
   listening = false;
-  /** Earliest time any connection needs `handleTimeout` or may send again (Infinity when none). */
-  nextWake = Infinity;
-  /** Earliest connection deadline: only then are all connections scanned. */
-  private timerWake = Infinity;
   /**
-   * Connections the pacer holds back (the few that are sending), each until its `paceAt`: their
-   * wake-ups come once per packet, which must not cost a scan of every connection.
+   * Connections by their next wake-up (`wakeAt`: a deadline, or the pacer's release): a wake-up
+   * costs O(log n) per due connection, whatever the number of idle ones. A key may be earlier
+   * than the connection's real wake-up (a deadline moved later without telling us: the next send
+   * moves the keepalive), never later: such a connection is woken early, finds nothing due, and
+   * is re-keyed.
    */
-  private readonly paced: Connection[] = [];
-  private paceWake = Infinity;
+  private readonly wakeups = new DeadlineHeap<Connection>();
+  /** Scratch for the connections due in one `handleTimeout`. */
+  private readonly due: Connection[] = [];
 
   /** address -> (port << 16 | recv_id) -> connection. Two numeric-keyed levels avoid a string per datagram. */
   private readonly byAddress = new Map<string, Map<number, Connection>>();
@@ -94,7 +100,7 @@ export class Endpoint implements ConnectionHost {
   private readonly recentlyClosed = new Map<string, { sendId: number; synSeq: number | undefined }>();
   /** SYN cookies are checked until then: an unconfirmed connection was evicted less than a cookie's lifetime ago. */
   private cookiesUntil = -Infinity;
-  /** Failed cookie proofs per source address and port (bounded; see MAX_PROOF_FAILURES). */
+  /** Failed cookie proofs per source address, port and connection id (bounded; see MAX_PROOF_FAILURES). */
   private readonly proofFailures = new Map<string, { failures: number; forgetAt: number }>();
   private proofBudget = PROOF_FAILURES_PER_SECOND;
   private proofBudgetAt = 0;
@@ -169,6 +175,8 @@ export class Endpoint implements ConnectionHost {
       packet.type === PacketType.Reset ? this.findForReset(remote, packet.connectionId) : this.find(remote, packet.connectionId);
     if (connection) {
       connection.handlePacket(packet, now);
+      // It may have become connected (its keepalive and idle deadlines start to count).
+      this.wakeups.lower(connection, wakeAt(connection));
       return true;
     }
     if (packet.type !== PacketType.Reset && this.acceptByCookie(packet, remote, now)) {
@@ -184,43 +192,36 @@ export class Endpoint implements ConnectionHost {
   flush(now: number): void {
     const dirty = this.dirty;
     // Connections may mark themselves (or others) again while flushing; index, don't iterate.
-    for (let i = 0; i < dirty.length; i++) dirty[i]!.flush(now);
+    for (let i = 0; i < dirty.length; i++) {
+      const connection = dirty[i]!;
+      connection.flush(now);
+      // Sending moved its keepalive (and maybe its RTO): re-key exactly, so no early wake-up.
+      this.wakeups.schedule(connection, wakeAt(connection));
+    }
     dirty.length = 0;
   }
 
-  /** Runs every expired deadline, releases paced connections whose time came, recomputes `nextWake`. */
-  handleTimeout(now: number): void {
-    if (now < this.nextWake) return;
-    if (now >= this.paceWake) this.releasePaced(now);
-    if (now >= this.timerWake) {
-      let next = Infinity;
-      for (const inner of this.byAddress.values()) {
-        for (const connection of inner.values()) {
-          if (connection.nextDeadline() <= now) connection.handleTimeout(now);
-          const deadline = connection.nextDeadline();
-          if (deadline < next) next = deadline;
-        }
-      }
-      this.timerWake = next;
-    }
-    this.nextWake = Math.min(this.timerWake, this.paceWake);
+  /** Earliest time any connection needs `handleTimeout` or may send again (Infinity when none). */
+  get nextWake(): number {
+    return this.wakeups.peekKey();
   }
 
-  private releasePaced(now: number): void {
-    const paced = this.paced;
-    let next = Infinity;
-    let kept = 0;
-    for (let i = 0; i < paced.length; i++) {
-      const connection = paced[i]!;
-      if (connection.paceAt <= now) {
-        connection.resumePacing();
-        continue;
-      }
-      paced[kept++] = connection;
-      if (connection.paceAt < next) next = connection.paceAt;
+  /**
+   * Releases paced connections whose time came and runs the expired deadlines of the connections
+   * due: each at most once per call, since one due for a keepalive stays due until the flush.
+   */
+  handleTimeout(now: number): void {
+    if (now < this.nextWake) return;
+    const due = this.due;
+    this.wakeups.popDue(now, due);
+    for (let i = 0; i < due.length; i++) {
+      const connection = due[i]!;
+      if (connection.paceAt <= now) connection.resumePacing();
+      if (connection.nextDeadline() <= now) connection.handleTimeout(now);
+      // Not if it was removed meanwhile: a retired connection ignores this.
+      this.wakeups.schedule(connection, wakeAt(connection));
     }
-    paced.length = kept;
-    this.paceWake = next;
+    due.length = 0;
   }
 
   // ---------------------------------------------------------------- ConnectionHost
@@ -233,15 +234,12 @@ export class Endpoint implements ConnectionHost {
     this.dirty.push(connection);
   }
 
-  wake(deadline: number): void {
-    if (deadline < this.timerWake) this.timerWake = deadline;
-    if (deadline < this.nextWake) this.nextWake = deadline;
+  wake(connection: Connection, deadline: number): void {
+    this.wakeups.lower(connection, deadline);
   }
 
   pace(connection: Connection): void {
-    this.paced.push(connection);
-    if (connection.paceAt < this.paceWake) this.paceWake = connection.paceAt;
-    if (connection.paceAt < this.nextWake) this.nextWake = connection.paceAt;
+    this.wakeups.lower(connection, connection.paceAt);
   }
 
   remove(connection: Connection): void {
@@ -249,6 +247,7 @@ export class Endpoint implements ConnectionHost {
     const key = demuxKey(connection.remote.port, connection.recvId);
     if (inner?.get(key) !== connection) return;
     inner.delete(key);
+    this.wakeups.retire(connection);
     if (inner.size === 0) this.byAddress.delete(connection.remote.address);
     this.connectionCount--;
     this.unpace(connection);
@@ -304,8 +303,8 @@ export class Endpoint implements ConnectionHost {
     // Only while a flood is evicting unconfirmed connections: otherwise every unknown packet
     // would be a 2-in-65536 lottery ticket for a confirmed connection from a spoofed source.
     if (now >= this.cookiesUntil) return false;
-    // Brute force of one source's cookie: a few wrong guesses, then none for a while.
-    const source = `${remote.address}|${remote.port}`;
+    // Brute force of one connection's cookie: a few wrong guesses, then none for a while.
+    const source = closedKey(remote, packet.connectionId);
     let record = this.proofFailures.get(source);
     if (record !== undefined && now >= record.forgetAt) {
       this.proofFailures.delete(source);
@@ -471,6 +470,11 @@ export class Endpoint implements ConnectionHost {
     if (remembered !== undefined) return remembered.sendId;
     return this.listening ? (id - 1) & 0xffff : (id + 1) & 0xffff;
   }
+}
+
+/** When `connection` next needs the endpoint: a deadline, or the pacer's release. */
+function wakeAt(connection: Connection): number {
+  return Math.min(connection.nextDeadline(), connection.paceAt);
 }
 
 function closedKey(remote: Remote, recvId: number): string {

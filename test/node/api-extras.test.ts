@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { connect, createServer, createSocket, type Server, type Socket } from '../../src/index.js';
 
@@ -48,6 +49,21 @@ describe('SharedSocket', { timeout: 20_000 }, () => {
     }));
     await new Promise<void>((resolve) => shared.listen(() => resolve()));
     assert.deepEqual(order, ['listening', 'callback']);
+    await new Promise<void>((resolve) => shared.close(resolve));
+  });
+
+  test('a listening socket asks for an 8 MiB receive buffer, for bursts from many peers (issue 9)', async (t) => {
+    let rmemMax: number;
+    try {
+      rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+    } catch {
+      t.skip('needs Linux /proc/sys/net/core/rmem_max');
+      return;
+    }
+    const shared = createSocket();
+    await new Promise<void>((resolve) => shared.listen(0, '127.0.0.1', () => resolve()));
+    // Linux caps a request at rmem_max and reports twice what it grants.
+    assert.equal(shared.getRecvBufferSize(), 2 * Math.min(8 * 1024 * 1024, rmemMax));
     await new Promise<void>((resolve) => shared.close(resolve));
   });
 

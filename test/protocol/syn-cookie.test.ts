@@ -126,6 +126,22 @@ describe('SYN cookies only after a flood', () => {
     assert.equal(endpoint.events.filter((e) => e.type === 'connection').length, 1);
   });
 
+  test('failed proofs for one connection do not lock out another from the same address and port (issue 9)', () => {
+    // One UDP port, many connections (connect()'s shared socket, a BitTorrent client's port).
+    const endpoint = new Endpoint({ random: mulberry32(16), config: { maxUnconfirmed: 1 } });
+    endpoint.listening = true;
+    const client = source(1);
+    endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 3000, seq: 4000 }), client, 0);
+    const reply = endpoint.transmits.find((t) => t.remote === client)!;
+    const secondIsn = (reply.data[16]! << 8) | reply.data[17]!;
+    evicted(endpoint, client, 1000, 2000); // also evicts the second connection's entry (room for one)
+    // The first connection's proofs fail (its first packet was dropped; later ones carry other seq_nrs).
+    for (let i = 0; i < 6; i++) endpoint.handleDatagram(packet({ type: PacketType.Data, connectionId: 1001, seq: 2003 + i, ack: i }), client, 2);
+    // The second connection proves its cookie and is accepted.
+    endpoint.handleDatagram(packet({ type: PacketType.State, connectionId: 3001, seq: 4001, ack: (secondIsn - 1) & 0xffff }), client, 3);
+    assert.equal(endpoint.events.filter((e) => e.type === 'connection').length, 1);
+  });
+
   test('a confirming packet replayed after its connection was destroyed does not bring it back by cookie', () => {
     const endpoint = new Endpoint({ random: mulberry32(15), config: { maxUnconfirmed: 1 } });
     endpoint.listening = true;

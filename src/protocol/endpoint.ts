@@ -264,15 +264,12 @@ export class Endpoint implements ConnectionHost {
   }
 
   /**
-   * A removed connection leaves the pacing list at once: resumed at its `paceAt`, it would be
-   * flushed after its 'removed' event (and emit 'written' or 'drain' then), and the list would
-   * keep it and its buffers until that time.
+   * A removed connection is never resumed by its pacer: resumed at its `paceAt`, it would be
+   * flushed after its 'removed' event (and emit 'written' or 'drain' then). Retiring it from the
+   * wake-up heap already keeps handleTimeout away; this also stops a flush that runs it.
    */
   private unpace(connection: Connection): void {
-    if (connection.paceAt === Infinity) return;
     connection.paceAt = Infinity;
-    const i = this.paced.indexOf(connection);
-    if (i >= 0) this.paced.splice(i, 1);
   }
 
   confirmed(connection: Connection): boolean {

@@ -20,7 +20,7 @@ export class Server extends EventEmitter {
   private unrefed = false;
   /** close() was called on the current listen: a second close() gets ERR_SERVER_NOT_RUNNING. */
   private closeCalled = false;
-  /** Buffer sizes asked for before listen(), applied to the socket it makes. */
+  /** Buffer sizes asked for, applied to each socket listen() makes. */
   private readonly bufferRequests: { recv?: number; send?: number } = {};
 
   constructor(options: ServerOptions = {}, onConnection?: (socket: Socket) => void) {
@@ -111,15 +111,16 @@ export class Server extends EventEmitter {
    * net.core.rmem_max.
    */
   setRecvBufferSize(bytes: number): this {
-    if (this.shared) this.shared.setRecvBufferSize(bytes);
-    else this.bufferRequests.recv = validateBufferSize(bytes);
+    // Kept for the sockets of later listen() calls too.
+    this.bufferRequests.recv = validateBufferSize(bytes);
+    this.shared?.setRecvBufferSize(bytes);
     return this;
   }
 
   /** Asks for a UDP send buffer of at least `bytes` (as setRecvBufferSize). */
   setSendBufferSize(bytes: number): this {
-    if (this.shared) this.shared.setSendBufferSize(bytes);
-    else this.bufferRequests.send = validateBufferSize(bytes);
+    this.bufferRequests.send = validateBufferSize(bytes);
+    this.shared?.setSendBufferSize(bytes);
     return this;
   }
 

@@ -155,12 +155,23 @@ export class UdpDriver extends EventEmitter {
     return Math.max(2 * this.endpoint.config.receiveBufferSize, this.requestedBuffers[kind], floor);
   }
 
+  /**
+   * What this socket last asked the kernel for. Compared with the next request instead of the
+   * kernel's own figure, which Linux reports doubled (a request below twice the last one would
+   * look satisfied and be dropped).
+   */
+  private readonly appliedBuffers = { recv: 0, send: 0 };
+
   private growSocketBuffer(kind: 'recv' | 'send'): void {
     const want = this.wantedSocketBuffer(kind);
+    if (want <= this.appliedBuffers[kind]) return;
     try {
-      if (kind === 'recv') {
-        if (this.socket.getRecvBufferSize() < want) this.socket.setRecvBufferSize(want);
-      } else if (this.socket.getSendBufferSize() < want) this.socket.setSendBufferSize(want);
+      // Before our first request, a system default already that large is kept (never shrink).
+      const current = kind === 'recv' ? this.socket.getRecvBufferSize() : this.socket.getSendBufferSize();
+      if (this.appliedBuffers[kind] === 0 && current >= want) return;
+      if (kind === 'recv') this.socket.setRecvBufferSize(want);
+      else this.socket.setSendBufferSize(want);
+      this.appliedBuffers[kind] = want;
     } catch {
       // Not fatal: some systems refuse; we only lose more packets to buffer overflow.
     }

@@ -193,6 +193,29 @@ describe('Server', { timeout: 20_000 }, () => {
     assert.equal(server.listening, false);
   });
 
+  test('a buffer size set while listening also applies after close() and listen() again', async () => {
+    // The send buffer: a listening socket already asks for the largest receive buffer itself.
+    const server = createServer();
+    const probe = createSocket();
+    const own = probe.getSendBufferSize();
+    probe.close();
+    await listen(server);
+    server.setSendBufferSize(own * 2);
+    // Linux reports twice what was set, capped at wmem_max: compare with a socket asked the same.
+    const plain = dgram.createSocket('udp4');
+    plain.bind(0, '127.0.0.1');
+    await once(plain, 'listening');
+    plain.setSendBufferSize(own * 2);
+    const expected = plain.getSendBufferSize();
+    plain.close();
+    // At once, although Linux already reported more than own * 2 before (it doubles).
+    assert.equal(server.getSendBufferSize(), expected);
+    await closeServer(server);
+    await listen(server);
+    assert.equal(server.getSendBufferSize(), expected);
+    await closeServer(server);
+  });
+
   test('a second close() gets ERR_SERVER_NOT_RUNNING, as net', async () => {
     const server = createServer();
     await listen(server);

@@ -1,4 +1,6 @@
+import { validatePort } from '../node/args.js';
 import { Socket } from '../node/socket.js';
+import { UtpError } from '../protocol/errors.js';
 
 /**
  * utp-native's connection extras on a microtp Socket. Added to the instance (the same three
@@ -120,4 +122,18 @@ export function failedConnection(error: Error, allowHalfOpen: boolean): Socket {
   const socket = new Socket({ allowHalfOpen });
   process.nextTick(() => socket.destroy(error));
   return socket;
+}
+
+/**
+ * utp-native's connect arguments checked: a falsy host is 127.0.0.1. A bad one is returned, not
+ * thrown: ports often come from the network (DHT, PEX), so it fails that connection, not the caller.
+ */
+export function connectTarget(port: number, host: string | null | undefined): { port: number; host: string } | Error {
+  const h = host ? host : '127.0.0.1';
+  try {
+    if (typeof h !== 'string') throw new UtpError('ERR_INVALID_ARG_TYPE', `host must be a string, got ${typeof h}`);
+    return { port: validatePort(port, false), host: h };
+  } catch (error) {
+    return error as Error;
+  }
 }

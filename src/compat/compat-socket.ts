@@ -5,7 +5,7 @@ import { UtpError } from '../protocol/errors.js';
 import { decodePacket } from '../protocol/packet.js';
 import { udpTypeFor, validateBufferSize, validatePort } from '../node/args.js';
 import type { Socket } from '../node/socket.js';
-import { asConnection, failedConnection, type CompatConnection } from './compat-connection.js';
+import { asConnection, connectTarget, failedConnection, type CompatConnection } from './compat-connection.js';
 import { SharedSocket } from '../node/shared-socket.js';
 
 export interface UtpNativeOptions {
@@ -103,19 +103,11 @@ export class UtpNativeSocket extends EventEmitter {
 
   /** Opens a µTP connection from this socket's port (binding it first if needed). */
   connect(port: number, host?: string | null): CompatConnection {
-    const h = host ? host : '127.0.0.1';
-    const requested = { port, host: h };
     if (this.closingFlag) return this.track(failedConnection(closedError('connect'), this.allowHalfOpen));
-    let p: number;
-    try {
-      p = validatePort(port, false);
-      if (typeof h !== 'string') throw new UtpError('ERR_INVALID_ARG_TYPE', `host must be a string, got ${typeof h}`);
-    } catch (error) {
-      // Ports often come from the network (DHT, PEX): fail this connection, not the caller.
-      return this.track(failedConnection(error as Error, this.allowHalfOpen));
-    }
-    if (!this.shared) this.bind(0, isIP(h) === 6 ? '::' : null);
-    return this.track(this.shared!.connect(p, h), requested);
+    const target = connectTarget(port, host);
+    if (target instanceof Error) return this.track(failedConnection(target, this.allowHalfOpen));
+    if (!this.shared) this.bind(0, isIP(target.host) === 6 ? '::' : null);
+    return this.track(this.shared!.connect(target.port, target.host), target);
   }
 
   /**

@@ -4,9 +4,9 @@
  * `utp.connect(port, [host], [options])`. `require('microtp')` returns this function (see
  * require.cts); the `import` API of microtp stays net-like (src/index.ts).
  */
-import { udpTypeFor, validatePort } from '../node/args.js';
+import { udpTypeFor } from '../node/args.js';
 import { pooledSocket } from '../node/connect.js';
-import { asConnection, failedConnection, type CompatConnection } from './compat-connection.js';
+import { asConnection, connectTarget, failedConnection, type CompatConnection } from './compat-connection.js';
 import { UtpNativeSocket, type UtpNativeOptions } from './compat-socket.js';
 
 export interface Utp {
@@ -36,18 +36,11 @@ function createServer(
 
 function connect(port: number, host?: string | null, options?: UtpNativeOptions | null): CompatConnection {
   const allowHalfOpen = options?.allowHalfOpen !== false;
-  const h = host ? host : '127.0.0.1';
-  let p: number;
-  try {
-    p = validatePort(port, false);
-    if (typeof h !== 'string') throw new TypeError(`host must be a string, got ${typeof h}`);
-  } catch (error) {
-    // A port from the network fails its connection (with ERR_SOCKET_BAD_PORT), not the caller.
-    return asConnection(failedConnection(error as Error, allowHalfOpen));
-  }
+  const target = connectTarget(port, host);
+  if (target instanceof Error) return asConnection(failedConnection(target, allowHalfOpen));
   // One pooled UDP socket per address family and allowHalfOpen, shared with the import API's
   // connect() (utp-native made a socket per connection); it closes once its last connection is gone.
-  return asConnection(pooledSocket(udpTypeFor(h), allowHalfOpen).connect(p, h), { port: p, host: h });
+  return asConnection(pooledSocket(udpTypeFor(target.host), allowHalfOpen).connect(target.port, target.host), target);
 }
 
 export const utp: Utp = Object.assign(utpFunction as unknown as Utp, { createServer, connect });

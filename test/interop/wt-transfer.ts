@@ -125,6 +125,23 @@ export async function transfer(opts: TransferOptions): Promise<TransferResult> {
   const ltPeer = (args: string[]): JsonChild => startJsonChild('lt_peer.py', PYTHON, [LT_PEER, ...args, '--peer-info', ...(opts.tcp ? ['--tcp'] : [])], { echoStderr: !!opts.echoStderr });
   const children: Array<[string, JsonChild]> = [];
   const events = (c: JsonChild, event: string): JsonLine[] => c.lines.filter((l) => l.event === event);
+  /** The downloader's figures, webtorrent's identity (from whichever line reported it) and the evidence both printed. */
+  const result = (
+    done: { seconds: number; sha256: string },
+    identity: { utpModule: string | null; webtorrent: string },
+    wt: JsonChild,
+    lt: JsonChild,
+  ): TransferResult => ({
+    seconds: done.seconds,
+    sha256: done.sha256,
+    expectedSha256,
+    utpModule: identity.utpModule,
+    webtorrent: identity.webtorrent,
+    wtWires: events(wt, 'wire').map((l) => String(l['type'])),
+    wtTcp: events(wt, 'tcp'),
+    ltPeers: events(lt, 'peer'),
+    ltConnections: events(lt, 'connection'),
+  });
 
   try {
     if (opts.direction === 'webtorrent-seeds') {
@@ -139,17 +156,7 @@ export async function transfer(opts: TransferOptions): Promise<TransferResult> {
       await lt.stop();
       // The seed's own summary comes as it stops; its "wire"/"tcp" lines were printed live.
       await wt.stop();
-      return {
-        seconds: done.seconds,
-        sha256: done.sha256,
-        expectedSha256,
-        utpModule: ready.utpModule,
-        webtorrent: ready.webtorrent,
-        wtWires: events(wt, 'wire').map((l) => String(l['type'])),
-        wtTcp: events(wt, 'tcp'),
-        ltPeers: events(lt, 'peer'),
-        ltConnections: events(lt, 'connection'),
-      };
+      return result(done, ready, wt, lt);
     } else {
       const lt = ltPeer(['seed', join(dir, 'lt'), '--data', dataPath]);
       children.push(['libtorrent', lt]);
@@ -159,17 +166,7 @@ export async function transfer(opts: TransferOptions): Promise<TransferResult> {
       const done = await withDeadline(wt.waitFor<{ seconds: number; sha256: string; utpModule: string | null; webtorrent: string }>('done'), deadline, 'webtorrent download');
       await wt.stop();
       await lt.stop();
-      return {
-        seconds: done.seconds,
-        sha256: done.sha256,
-        expectedSha256,
-        utpModule: done.utpModule,
-        webtorrent: done.webtorrent,
-        wtWires: events(wt, 'wire').map((l) => String(l['type'])),
-        wtTcp: events(wt, 'tcp'),
-        ltPeers: events(lt, 'peer'),
-        ltConnections: events(lt, 'connection'),
-      };
+      return result(done, done, wt, lt);
     }
   } catch (err) {
     throw annotate(err, children);

@@ -25,4 +25,4 @@ export { Socket } from './node/socket.js';
 export type { SocketOptions } from './node/socket.js';
 export { UtpError, type UtpErrorCode } from './protocol/errors.js';
 export type { ConnectionStats } from './protocol/stats.js';
-export type { EndpointConfig, ConnectionConfig } from './protocol/config.js';
+export type { EndpointConfig, ConnectionConfig, CongestionControlName } from './protocol/config.js';

@@ -1,4 +1,5 @@
 import { EventEmitter, on } from 'node:events';
+import { checkCongestionControl } from '../protocol/congestion/select.js';
 import { UtpError } from '../protocol/errors.js';
 import { udpTypeFor, validateBufferSize, validateHost, validatePort } from './args.js';
 import { SharedSocket, type SharedSocketOptions } from './shared-socket.js';
@@ -25,6 +26,7 @@ export class Server extends EventEmitter {
 
   constructor(options: ServerOptions = {}, onConnection?: (socket: Socket) => void) {
     super();
+    if (options.congestionControl !== undefined) checkCongestionControl(options.congestionControl);
     this.options = options;
     if (onConnection) this.on('connection', onConnection);
   }

@@ -1,5 +1,8 @@
 /** Tunables of the protocol core, with the defaults the deployed peers use where they agree. */
 
+/** The congestion controllers a connection can run (see `ConnectionConfig.congestionControl`). */
+export type CongestionControlName = 'ledbat' | 'ledbat++';
+
 export interface ConnectionConfig {
   /** Largest UDP payload we send (µTP header included). libutp uses 1402 on IPv4. */
   packetSize: number;
@@ -27,6 +30,12 @@ export interface ConnectionConfig {
   unconfirmedTimeout: number;
   /** LEDBAT's target queueing delay (ms). */
   targetDelay: number;
+  /**
+   * The congestion controller: `'ledbat'` is RFC 6817 as libutp and libtorrent deploy it;
+   * `'ledbat++'` adds LEDBAT++'s periodic slowdowns, earlier slow-start exit and proportional
+   * decrease, so that flows starting later do not starve earlier ones (docs/ledbat-fairness.md).
+   */
+  congestionControl: CongestionControlName;
   /** Congestion window ceiling (bytes); the peer's receive window usually binds first. */
   maxWindow: number;
   /** Resends triggered by one incoming ACK at most (libutp 4, libtorrent 5). */
@@ -58,6 +67,7 @@ export const DEFAULT_CONFIG: EndpointConfig = {
   lingerTime: 3_000,
   unconfirmedTimeout: 3_000,
   targetDelay: 100,
+  congestionControl: 'ledbat',
   maxWindow: 16 * 1024 * 1024,
   maxResendsPerAck: 4,
   maxUnconfirmed: 256,

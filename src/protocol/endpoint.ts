@@ -1,6 +1,6 @@
 import { DEFAULT_CONFIG, type EndpointConfig } from './config.js';
 import type { CongestionControllerFactory } from './congestion/controller.js';
-import { Ledbat } from './congestion/ledbat.js';
+import { checkCongestionControl, controllerFor } from './congestion/select.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import type { EndpointEvent, Remote, Transmit } from './events.js';
@@ -116,10 +116,10 @@ export class Endpoint implements ConnectionHost {
     synCookies?: SynCookieSource;
   }) {
     this.config = { ...DEFAULT_CONFIG, ...options.config };
+    checkCongestionControl(this.config.congestionControl);
     this.random = options.random;
     this.cookies = options.synCookies ?? new SynCookies(options.random);
-    this.newController =
-      options.controller ?? ((c) => new Ledbat(c.packetSize, { targetDelay: c.targetDelay, maxWindow: c.maxWindow }));
+    this.newController = options.controller ?? controllerFor;
     this.resetTokens = this.config.resetRateLimit;
   }
 
@@ -134,6 +134,7 @@ export class Endpoint implements ConnectionHost {
     do recvId = this.random() & 0xffff;
     while (this.find(remote, recvId) || this.find(remote, (recvId + 1) & 0xffff));
     const merged = config ? { ...this.config, ...config } : this.config;
+    checkCongestionControl(merged.congestionControl);
     const connection = new Connection({
       config: merged,
       host: this,

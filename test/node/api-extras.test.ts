@@ -288,3 +288,22 @@ describe('connect({ timeout, signal })', { timeout: 20_000 }, () => {
     assert.throws(() => connect({ port: 9, signal: {} as AbortSignal }), { code: 'ERR_INVALID_ARG_TYPE' });
   });
 });
+
+describe('congestionControl option', { timeout: 20_000 }, () => {
+  test('a name that is no controller throws ERR_INVALID_ARG_VALUE wherever it is given', () => {
+    const bad = { congestionControl: 'cubic' } as never;
+    assert.throws(() => createSocket(bad), { code: 'ERR_INVALID_ARG_VALUE' });
+    assert.throws(() => createServer(bad), { code: 'ERR_INVALID_ARG_VALUE' });
+    assert.throws(() => connect({ port: 9, host: '127.0.0.1', ...(bad as object) }), { code: 'ERR_INVALID_ARG_VALUE' });
+  });
+
+  for (const name of ['ledbat', 'ledbat++'] as const) {
+    test(`'${name}' carries an echo both ways`, async () => {
+      const server = createServer({ congestionControl: name }, (socket) => socket.pipe(socket));
+      const port = await listen(server);
+      const socket = connect({ port, host: '127.0.0.1', congestionControl: name });
+      assert.equal(await echoOnce(socket, 'x'.repeat(100_000)), 'x'.repeat(100_000));
+      await closeServer(server);
+    });
+  }
+});

@@ -102,7 +102,9 @@ export class UdpDriver extends EventEmitter {
   constructor(type: 'udp4' | 'udp6', config?: Partial<EndpointConfig>, options: UdpDriverOptions = {}) {
     super();
     this.sendDatagram = options.send;
-    this.endpoint = new Endpoint({ random: osRandom(), config: config ?? {} });
+    // The core's clock is performance.now(); its origin turns it into the wall clock (slowdowns of
+    // 'ledbat++' fall on common wall-clock instants across processes).
+    this.endpoint = new Endpoint({ random: osRandom(), config: config ?? {}, epochOffset: performance.timeOrigin });
     this.socket = dgram.createSocket({ type, reuseAddr: false });
     this.socket.on('message', (data, rinfo) => this.onMessage(data, rinfo));
     this.socket.on('error', (error) => this.emit('error', error));

@@ -67,7 +67,7 @@ export const DEFAULT_CONFIG: EndpointConfig = {
   lingerTime: 3_000,
   unconfirmedTimeout: 3_000,
   targetDelay: 100,
-  congestionControl: 'ledbat',
+  congestionControl: 'ledbat++',
   maxWindow: 16 * 1024 * 1024,
   maxResendsPerAck: 4,
   maxUnconfirmed: 256,

@@ -606,7 +606,7 @@ export class Connection {
     if (acked > 0 || ackedSomething) {
       const sample = delaySample(packet.timestampDifference);
       if (sample !== undefined) this.lastDelay = sample;
-      if (acked > 0) this.cc.onAck(acked, sample, flightBefore, this.rttEstimator.rtt, now);
+      if (acked > 0) this.cc.onAck(acked, sample, flightBefore, this.rttEstimator.rtt, now, Math.min(this.ackRtt, this.sackRtt));
       this.consecutiveTimeouts = 0;
       this.rttEstimator.resetBackoff();
       this.timers.arm('rto', this.bytesInFlight > 0 || this.sendBuffer.count > 0 ? now + this.rttEstimator.rto : Infinity);
@@ -803,7 +803,7 @@ export class Connection {
           continue;
         }
         if (this.bytesInFlight > 0 && this.bytesInFlight + out.payload.length > window) break;
-        if (this.paced(now)) break;
+        if (this.paced(now, window)) break;
         out.needsResend = false;
         this.resendsPending--;
         this.bytesInFlight += out.payload.length;
@@ -822,7 +822,7 @@ export class Connection {
           if (this.sendBuffer.count === 0 && this.timers.probe === Infinity) this.timers.arm('probe', now + this.rttEstimator.rto);
           break;
         }
-        if (this.paced(now)) break;
+        if (this.paced(now, window)) break;
         const out = this.sendNewData(size, now);
         this.pacer.sent(size, now, window, this.pacingRtt(), this.cc.inSlowStart === true);
         if (size < maxPayload) this.lastSmallSeq = out.seq;
@@ -846,12 +846,16 @@ export class Connection {
    * path) and took twice as long.
    */
   private pacingRtt(): number {
-    return this.rttEstimator.stale ? 0 : this.rttEstimator.rtt;
+    const rtt = this.rttEstimator;
+    if (rtt.stale) return 0;
+    // The smoothed RTT lags a queue that just drained (a LEDBAT++ slowdown): paced on it, the
+    // window would trickle out at a fraction of the now-empty path's rate for several RTTs.
+    return Math.min(rtt.rtt, rtt.latest);
   }
 
   /** Whether the pacer holds the next packet back; if so, the `pace` deadline wakes us for it. */
-  private paced(now: number): boolean {
-    const delay = this.pacer.delay(now);
+  private paced(now: number, window: number): boolean {
+    const delay = this.pacer.delay(now, window, this.pacingRtt(), this.cc.inSlowStart === true);
     if (delay === 0) return false;
     if (this.paceAt === Infinity) {
       this.paceAt = now + delay;

@@ -106,6 +106,7 @@ export class Endpoint implements ConnectionHost {
   private proofBudgetAt = 0;
   private readonly random: RandomSource;
   private readonly newController: CongestionControllerFactory;
+  private readonly epochOffset: number;
   private readonly cookies: SynCookieSource;
 
   constructor(options: {
@@ -114,12 +115,18 @@ export class Endpoint implements ConnectionHost {
     controller?: CongestionControllerFactory;
     /** Acceptor ISNs (default: SYN cookies keyed from `random`). */
     synCookies?: SynCookieSource;
+    /**
+     * `now + epochOffset` is the wall clock in Unix ms (the Node driver: `performance.timeOrigin`);
+     * controllers that act at common instants across processes use it. Default 0.
+     */
+    epochOffset?: number;
   }) {
     this.config = { ...DEFAULT_CONFIG, ...options.config };
     checkCongestionControl(this.config.congestionControl);
     this.random = options.random;
     this.cookies = options.synCookies ?? new SynCookies(options.random);
     this.newController = options.controller ?? controllerFor;
+    this.epochOffset = options.epochOffset ?? 0;
     this.resetTokens = this.config.resetRateLimit;
   }
 
@@ -138,7 +145,7 @@ export class Endpoint implements ConnectionHost {
     const connection = new Connection({
       config: merged,
       host: this,
-      controller: this.newController(merged),
+      controller: this.newController(merged, this.epochOffset),
       remote,
       recvId,
       sendId: (recvId + 1) & 0xffff,
@@ -341,7 +348,7 @@ export class Endpoint implements ConnectionHost {
     const connection = new Connection({
       config: this.config,
       host: this,
-      controller: this.newController(this.config),
+      controller: this.newController(this.config, this.epochOffset),
       remote,
       recvId: (syn.connectionId + 1) & 0xffff,
       sendId: syn.connectionId,

@@ -17,6 +17,8 @@ const SLOW_START_EXIT = 0.9;
 const FAR_ABOVE_TARGET = 1.05;
 /** Largest clock-drift correction applied at once (µs), as libutp. */
 const MAX_DRIFT_STEP = 10_000;
+/** The fastest two clocks drift apart (µs per ms: 1000 ppm, far beyond any real crystal's). */
+const MAX_DRIFT_RATE = 1;
 
 export interface LedbatOptions {
   /** Target queueing delay in ms (default 100). */
@@ -61,6 +63,8 @@ export class Ledbat implements CongestionController {
   private beforeCut: number | undefined = undefined;
   private readonly ourHistory = new DelayHistory();
   private readonly theirHistory = new DelayHistory();
+  /** When the reverse path's base last changed (ms): drift is bounded by the time since. */
+  private theirBaseSince = 0;
   private readonly recent: number[] = [];
   protected queuingDelay = 0;
   /** The RTT of the packet the current delay sample belongs to (ms), for the drift check. */
@@ -130,10 +134,19 @@ export class Ledbat implements CongestionController {
     // Their samples are our clock minus theirs; ours are theirs minus ours. Their base falling
     // means our clock runs slow relative to theirs, so our samples creep up and our stale base
     // would read as queueing: raise our base by the same amount (libutp, libtorrent).
-    if (before !== undefined && after !== undefined && before !== after) {
-      const fall = (before - after) | 0;
-      if (fall > 0 && fall <= MAX_DRIFT_STEP) this.ourHistory.shift(fall);
+    if (before === undefined || after === undefined || before === after) {
+      if (before === undefined) this.theirBaseSince = now;
+      return;
     }
+    const fall = (before - after) | 0;
+    if (fall > 0 && fall <= MAX_DRIFT_STEP) {
+      // Clocks drift by at most MAX_DRIFT_RATE: a larger fall is the reverse path's own delay
+      // going down (a first sample that waited in the peer's event loop, a reverse queue that
+      // drained), not drift. Taken whole, it raised a correct base by up to 10 ms, and then
+      // every queue read that much too short.
+      this.ourHistory.shift(Math.min(fall, Math.ceil((now - this.theirBaseSince) * MAX_DRIFT_RATE)));
+    }
+    this.theirBaseSince = now;
   }
 
   onLoss(sentAt: number, now: number): boolean {

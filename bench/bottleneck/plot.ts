@@ -18,8 +18,8 @@ export interface Panel {
   note?: string;
   /** Fix the top of the y axis; else from the data (clipped at the 99.5th percentile x 1.1). */
   yMax?: number;
-  /** Vertical markers, e.g. the measurement window. */
-  vlines?: Array<{ x: number; label?: string }>;
+  /** Vertical markers, e.g. the measurement window or where a flow starts (label at the bottom). */
+  vlines?: Array<{ x: number; label?: string; color?: string }>;
 }
 
 const W = 560; // panel width incl. margins
@@ -71,7 +71,9 @@ function panelSvg(p: Panel, ox: number, oy: number): string {
     `<text x="${ox + 13}" y="${y0 + ph / 2}" font-size="10" text-anchor="middle" transform="rotate(-90 ${ox + 13} ${y0 + ph / 2})">${esc(p.yLabel)}</text>`,
   );
   for (const v of p.vlines ?? []) {
-    parts.push(`<line x1="${sx(v.x).toFixed(1)}" x2="${sx(v.x).toFixed(1)}" y1="${y0}" y2="${y0 + ph}" stroke="#bbb" stroke-dasharray="2,3"/>`);
+    parts.push(`<line x1="${sx(v.x).toFixed(1)}" x2="${sx(v.x).toFixed(1)}" y1="${y0}" y2="${y0 + ph}" stroke="${v.color ?? '#bbb'}" stroke-dasharray="2,3"/>`);
+    // Labels sit under the top edge, right of their line (legends are at the left).
+    if (v.label) parts.push(`<text x="${(sx(v.x) + 3).toFixed(1)}" y="${y0 + ph - 5}" font-size="9" fill="${v.color ?? '#666'}">${esc(v.label)}</text>`);
   }
   for (const h of p.hlines ?? []) {
     const y = sy(h.y).toFixed(1);

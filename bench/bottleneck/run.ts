@@ -5,13 +5,17 @@
 //   - the queueing delay it adds, seen by a small UDP ping (sender ns -> echo in receiver ns,
 //     through the same tbf queue): RTT minus the base RTT measured before the transfer;
 //   - with a competing TCP cubic flow (Python, TCP_CONGESTION=cubic on its own socket), the
-//     µTP flow's share of what both got.
+//     µTP flow's share of what both got;
+//   - several flows of one stack sharing the link (latecomer, four flows: multi-flow.ts).
 // The microtp sender records socket.stats() every 100 ms; at one point (default 20 Mbit/s,
 // 400 ms) an SVG plot (PNG too when rsvg-convert is installed) of cwnd and delay over time is
 // written to bench/results/.
 //
 // Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN for `ip netns`), `ip`, `tc`, python3. Run alone with
-// `node build/bench/bottleneck/run.js` after `npx tsc -p tsconfig.all.json`. Env:
+// `node build/bench/bottleneck/run.js` after `npx tsc -p tsconfig.all.json`. Env (README.md has them all):
+//   BOTTLENECK_SCENARIOS    default alone,compete,latecomer,four
+//   BOTTLENECK_MICROTP_CC   ledbat | ledbat++: microtp's congestionControl (unset: library default)
+//   BOTTLENECK_LATECOMER_*, BOTTLENECK_FOUR_*, BOTTLENECK_MULTI_*: see multi-flow.ts
 //   BOTTLENECK_RATES        Mbit/s list           default 5,20,50
 //   BOTTLENECK_QUEUES_MS    queue sizes in ms     default 200,400,1000 (bytes = rate x time)
 //   BOTTLENECK_SECONDS      transfer length       default 20 (measured after BOTTLENECK_WARMUP_S, default 5)

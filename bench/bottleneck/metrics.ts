@@ -28,17 +28,26 @@ export function lastThird(seconds: number): [number, number] {
 /**
  * Each flow's base delay at the end minus the true base delay (ms). All flows of a scenario run
  * in one sender and one receiver process, so their µTP timestamps carry the same clock offset;
- * no flow can see less than the empty path's one-way delay plus that offset, and the first flow
- * sees exactly that at its start (the path is empty then). So the true base (offset included) is
- * the lowest base delay any flow reported, and the offset cancels in the difference.
- * `history[i]` is flow i's baseDelay readings in time order (0 = no sample yet, skipped).
+ * no flow can see less than the empty path's one-way delay plus that offset, so the lowest base
+ * delay any flow reported is an upper bound of the true base (offset included), reached when a
+ * flow saw the empty path with a lone packet, and the offset cancels in the difference.
+ * `known`, when given, is an independent estimate of the true base (the clock offset from the
+ * processes' timeOrigins plus the path's one-way delay): the true base is then the lower of the
+ * two, so a run in which no flow ever saw the empty path alone is not judged against its own
+ * inflated floor. `history[i]` is flow i's baseDelay readings in time order (0 = no sample yet).
  */
-export function baseErrors(history: ReadonlyArray<readonly number[]>): { trueBase: number | undefined; errors: Array<number | undefined> } {
+export function baseErrors(history: ReadonlyArray<readonly number[]>, known?: number): { lowest: number | undefined; trueBase: number | undefined; errors: Array<number | undefined> } {
   const seen = history.map((h) => h.filter((x) => x > 0));
   const all = seen.flat();
-  if (all.length === 0) return { trueBase: undefined, errors: history.map(() => undefined) };
-  const trueBase = all.reduce((m, x) => Math.min(m, x));
-  return { trueBase, errors: seen.map((h) => (h.length ? h[h.length - 1]! - trueBase : undefined)) };
+  if (all.length === 0) return { lowest: undefined, trueBase: known, errors: history.map(() => undefined) };
+  const lowest = all.reduce((m, x) => Math.min(m, x));
+  const trueBase = known === undefined ? lowest : Math.min(lowest, known);
+  return { lowest, trueBase, errors: seen.map((h) => (h.length ? h[h.length - 1]! - trueBase : undefined)) };
+}
+
+/** x folded into [-wrap/2, wrap/2): a difference of clocks that wrap at `wrap`. */
+export function foldWrap(x: number, wrap: number): number {
+  return ((((x % wrap) + wrap * 1.5) % wrap) - wrap / 2);
 }
 
 // ---------------------------------------------------------------- worker output

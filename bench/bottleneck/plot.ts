@@ -57,7 +57,9 @@ function panelSvg(p: Panel, ox: number, oy: number): string {
   parts.push(`<text x="${x0}" y="${oy + 17}" font-size="13" font-weight="bold">${esc(p.title)}</text>`);
   parts.push(`<rect x="${x0}" y="${y0}" width="${pw}" height="${ph}" fill="#fff" stroke="#888"/>`);
   const ystep = niceStep(ymax, 5);
-  for (let y = 0; y <= ymax + 1e-9; y += ystep) {
+  // A panel that only carries a note has no y scale to show.
+  const noData = p.note !== undefined && p.series.every((s) => s.points.length === 0) && !p.hlines?.length;
+  for (let y = 0; !noData && y <= ymax + 1e-9; y += ystep) {
     parts.push(`<line x1="${x0}" x2="${x0 + pw}" y1="${sy(y).toFixed(1)}" y2="${sy(y).toFixed(1)}" stroke="#eee"/>`);
     parts.push(`<text x="${x0 - 5}" y="${(sy(y) + 4).toFixed(1)}" font-size="10" text-anchor="end">${+y.toPrecision(6)}</text>`);
   }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { addedDelay, baseErrors, goodputMbit, jain, lastThird, parseBytes, parsePing, parseStats } from '../../bench/bottleneck/metrics.js';
+import { addedDelay, baseErrors, foldWrap, goodputMbit, jain, lastThird, parseBytes, parsePing, parseStats } from '../../bench/bottleneck/metrics.js';
 
 const close = (actual: number | undefined, expected: number, eps = 1e-9): void =>
   assert.ok(actual !== undefined && Math.abs(actual - expected) <= eps, `${actual} != ${expected}`);
@@ -72,6 +72,23 @@ describe('base delay error (latency drift)', () => {
     }
   });
 
+  test('an independent estimate of the true base below every flow\'s wins: no flow saw the empty path alone', () => {
+    // Plain LEDBAT measured this: the first flow's lowest sample was 4 ms above the path's.
+    const { lowest, trueBase, errors } = baseErrors([[5004, 5012.5], [5100.4]], 5000.1);
+    assert.equal(lowest, 5004);
+    assert.equal(trueBase, 5000.1);
+    errors.forEach((e, i) => close(e, [12.4, 100.3][i]!, 1e-6));
+    // An estimate above what a flow saw is not the true base: nothing is below the path's delay.
+    assert.equal(baseErrors([[5004]], 5010).trueBase, 5004);
+  });
+
+  test('the clock offset is folded as µTP\'s 32-bit microsecond clocks wrap', () => {
+    const wrap = 2 ** 32 / 1000;
+    close(foldWrap(3_000.5, wrap), 3_000.5, 1e-6);
+    close(foldWrap(-3_000.5, wrap), -3_000.5, 1e-6);
+    close(foldWrap(wrap - 2, wrap), -2, 1e-6);
+  });
+
   test('is read at the end: a base that came down counts as fixed', () => {
     const { errors } = baseErrors([[50, 50], [150, 120, 52]]);
     assert.deepEqual(errors, [0, 2]);
@@ -79,7 +96,7 @@ describe('base delay error (latency drift)', () => {
 
   test('a flow without a delay sample has no error, and no flow with one, no true base', () => {
     assert.deepEqual(baseErrors([[10], [0, 0]]).errors, [0, undefined]);
-    assert.deepEqual(baseErrors([[0], []]), { trueBase: undefined, errors: [undefined, undefined] });
+    assert.deepEqual(baseErrors([[0], []]), { lowest: undefined, trueBase: undefined, errors: [undefined, undefined] });
   });
 
   test("per flow, from the sender's T lines", () => {

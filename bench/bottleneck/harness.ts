@@ -256,6 +256,22 @@ export class PathRun {
     };
   }
 
+  /**
+   * Runs `body` (the run: open, start, complete, fill `result`), marks `result` ok or records
+   * its error, and stops every child either way: one run's failure does not end the bench.
+   */
+  async attempt<R extends { ok: boolean; error?: string }>(result: R, body: () => Promise<void>): Promise<R> {
+    try {
+      await body();
+      result.ok = true;
+    } catch (err) {
+      result.error = err instanceof Error ? err.message : String(err);
+    } finally {
+      await this.close();
+    }
+    return result;
+  }
+
   /** Stops everything (also after a failure). */
   async close(): Promise<void> {
     await this.stopSampling();

@@ -153,7 +153,7 @@ export async function runMultiFlow(cfg: MultiRunSettings, scenario: MultiScenari
     series: { pings: [], qdisc: [], flows: [] },
   };
   const run = new PathRun(tbf, String(Math.ceil(cfg.baseS + seconds + 40)));
-  try {
+  return run.attempt(result, async () => {
     let recv: Child | undefined;
     await run.open(cfg.pingHz, cfg.baseS, () => [(recv = utpReceiver(stack, cfg.microtpCc, run.maxS))]);
     const send = run.add(utpSender(stack, cfg.microtpCc, starts.map((s) => s * 1000), run.maxS));
@@ -208,13 +208,7 @@ export async function runMultiFlow(cfg: MultiRunSettings, scenario: MultiScenari
       const c = checks(result);
       result.checks = { ...c, pass: Object.values(c).every(Boolean) };
     }
-    result.ok = true;
-  } catch (err) {
-    result.error = err instanceof Error ? err.message : String(err);
-  } finally {
-    await run.close();
-  }
-  return result;
+  });
 }
 
 /** Every multi-flow run of the configuration, microtp beside libutp for each scenario and rate. */
@@ -302,7 +296,7 @@ export function plotMultiFlow(results: readonly MultiRunResult[], scenario: Mult
   for (const r of runs) {
     const name = `${STACK_LABEL[r.stack]}${r.microtpCc ? ` (${r.microtpCc})` : ''}`;
     const xMax = r.seconds;
-    const starts = r.flows.map((f, i) => ({ x: f.connectedS ?? f.startS, label: `flow ${i + 1} starts`, color: flowColor(i) }));
+    const starts = r.flows.map((f, i) => ({ x: f.connectedS ?? f.startS, label: `flow ${i + 1}`, color: flowColor(i) }));
     const vlines = [...starts, { x: r.window[0], label: 'last third', color: '#999' }];
     const perFlow = (pick: (rec: StatsRecord) => number | undefined): Series[] =>
       r.series.flows.map((f, i) => ({
@@ -364,7 +358,7 @@ export function plotMultiFlow(results: readonly MultiRunResult[], scenario: Mult
   const title = scenario === 'latecomer' ? 'latecomer: a second flow joins one already running' : `${first.flows.length} flows starting ${first.flows[1]?.startS ?? 0} s apart`;
   return renderSvg(
     `${title}, ${rate} Mbit/s bottleneck, ${first.queueMs} ms queue (${(tbf.queueBytes / 1000).toFixed(0)} kB tbf)`,
-    `sender -> router (tbf) -> receiver namespaces, all flows of a column in one sender and one receiver process; delay: ping RTT minus idle base RTT; dotted verticals: flow starts, last third; ${new Date().toISOString()}`,
+    `sender -> router (tbf) -> receiver namespaces, all flows of a column in one sender and one receiver process; delay: ping RTT minus idle base RTT; dotted verticals: where each flow starts (flow N), the last third; ${new Date().toISOString()}`,
     rows,
   );
 }

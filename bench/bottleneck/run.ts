@@ -154,7 +154,7 @@ async function runOne(cfg: Config, stack: FlowStack, rateMbit: number, queueMs: 
     series: { pings: [], stats: [], received: [], competitor: [], qdisc: [] },
   };
   const run = new PathRun(tbf, String(Math.ceil(cfg.baseS + seconds + 40))); // every child ends itself by then
-  try {
+  return run.attempt(result, async () => {
     // Receivers: the measured flow, and the TCP sink when competing.
     const tcpFlow = stack === 'cubic' || mode === 'vs-cubic';
     const utpFlow = stack !== 'cubic';
@@ -203,13 +203,7 @@ async function runOne(cfg: Config, stack: FlowStack, rateMbit: number, queueMs: 
       if (typeof last?.timeouts === 'number') result.timeouts = last.timeouts;
       if (typeof last?.retransmits === 'number') result.retransmits = last.retransmits;
     }
-    result.ok = true;
-  } catch (err) {
-    result.error = err instanceof Error ? err.message : String(err);
-  } finally {
-    await run.close();
-  }
-  return result;
+  });
 }
 
 // ---------------------------------------------------------------- report

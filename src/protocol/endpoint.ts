@@ -8,6 +8,7 @@ import { decodePacket, encodeHeader, looksLikeUtp, PacketType, type Packet } fro
 import { seqAdd } from './seq.js';
 import { COOKIE_LIFETIME_MS, SynCookies, type SynCookieSource } from './syn-cookie.js';
 import { timestampMicros } from './time.js';
+import type { ConnectionTracer } from './tracer.js';
 
 /** Injected randomness: a uniformly random unsigned 32-bit integer per call. */
 export type RandomSource = () => number;
@@ -107,6 +108,8 @@ export class Endpoint implements ConnectionHost {
   private readonly random: RandomSource;
   private readonly newController: CongestionControllerFactory;
   private readonly cookies: SynCookieSource;
+  /** Handed to every connection (see tracer.ts). */
+  private readonly tracer: ConnectionTracer | undefined;
 
   constructor(options: {
     random: RandomSource;
@@ -114,12 +117,15 @@ export class Endpoint implements ConnectionHost {
     controller?: CongestionControllerFactory;
     /** Acceptor ISNs (default: SYN cookies keyed from `random`). */
     synCookies?: SynCookieSource;
+    /** Told what every connection does, for diagnostics (the Node layer's publishes on diagnostics_channel). */
+    tracer?: ConnectionTracer;
   }) {
     this.config = { ...DEFAULT_CONFIG, ...options.config };
     checkCongestionControl(this.config.congestionControl);
     this.random = options.random;
     this.cookies = options.synCookies ?? new SynCookies(options.random);
     this.newController = options.controller ?? controllerFor;
+    this.tracer = options.tracer;
     this.resetTokens = this.config.resetRateLimit;
   }
 
@@ -144,6 +150,7 @@ export class Endpoint implements ConnectionHost {
       sendId: (recvId + 1) & 0xffff,
       isn: this.random() & 0xffff,
       now,
+      tracer: this.tracer,
     });
     this.add(connection);
     return connection;
@@ -349,6 +356,7 @@ export class Endpoint implements ConnectionHost {
       now,
       syn,
       answer,
+      tracer: this.tracer,
     });
     this.add(connection);
     this.unconfirmed.add(connection);

@@ -1,0 +1,297 @@
+/**
+ * Connection tracing on `node:diagnostics_channel`, the way undici (`undici:request:create`, ...)
+ * and Node's http (`http.client.request.start`, ...) publish: one named channel per kind of event,
+ * so a subscriber takes only what it needs. Why one channel per kind rather than one for all:
+ * `hasSubscribers` is per channel, so a tool that watches state changes or loss alone does not
+ * make every packet pay for building a message nobody reads.
+ *
+ * Cost with nobody subscribed: the core calls a `ConnectionTracer` method with values it already
+ * has; each method below checks `channel.hasSubscribers` (a boolean) and returns. No message,
+ * no decoding, no `stats()` unless someone listens.
+ *
+ * Every message carries `connection` (a `TracedConnection`, the same object for every event of
+ * one connection: compare by identity or by `id`) and `time` (ms on `performance.now()`'s clock;
+ * `performance.timeOrigin + time` is the Unix time in ms). Fields are listed on each type below;
+ * docs/qlog.md shows how the qlog writer names them.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
+import type { Connection, ConnectionState } from '../protocol/connection.js';
+import type { UtpError } from '../protocol/errors.js';
+import { decodePacket, headerSize, type Packet } from '../protocol/packet.js';
+import type { ConnectionTracer, PacketVerdict } from '../protocol/tracer.js';
+
+/** The channel names, for `diagnostics_channel.subscribe(name, listener)`. */
+export const channels = {
+  /** `StateMessage`: syn-sent / syn-recv (created), connected, closed (with the error if any). */
+  state: 'microtp:connection:state',
+  /** `PacketSentMessage`: every datagram a connection sends (SYN, DATA, STATE, FIN, RESET). */
+  packetSent: 'microtp:connection:packet-sent',
+  /** `PacketReceivedMessage`: every packet that matched a connection, with what it made of it. */
+  packetReceived: 'microtp:connection:packet-received',
+  /** `MetricsMessage`: congestion state after every ACK that acknowledged something. */
+  metrics: 'microtp:connection:metrics',
+  /** `LossMessage`: a packet in flight declared lost (it will be resent). */
+  loss: 'microtp:connection:loss',
+  /** `RetransmitMessage`: a DATA/FIN packet sent again (also a `packet-sent` with `resend: true`). */
+  retransmit: 'microtp:connection:retransmit',
+  /** `TimeoutMessage`: the retransmission timer fired. */
+  timeout: 'microtp:connection:timeout',
+  /** `WindowMessage`: the receive window the peer advertises (wnd_size) changed. */
+  window: 'microtp:connection:window',
+} as const;
+
+export type ChannelName = (typeof channels)[keyof typeof channels];
+
+/** Who a traced event belongs to: one object per connection, for its whole life. */
+export interface TracedConnection {
+  /** Unique in this process, numbered in the order connections were first traced. */
+  readonly id: number;
+  /** The local UDP address and port (undefined when the socket was not bound yet). */
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly family: 'IPv4' | 'IPv6';
+  /** Connection id on packets we receive / send (BEP 29 recv_id, send_id). */
+  readonly recvId: number;
+  readonly sendId: number;
+  /** True when this side connected (client), false when it accepted (server). */
+  readonly initiator: boolean;
+}
+
+export interface TraceMessage {
+  connection: TracedConnection;
+  /** ms, `performance.now()` clock. */
+  time: number;
+}
+
+export interface StateMessage extends TraceMessage {
+  /** undefined: the connection was just created. */
+  from: ConnectionState | undefined;
+  to: ConnectionState;
+  /** Why it closed, when with an error (code ECONNRESET, ECONNREFUSED, ETIMEDOUT...). */
+  error: UtpError | undefined;
+}
+
+export type PacketTypeName = 'data' | 'fin' | 'state' | 'reset' | 'syn';
+
+export interface PacketMessage extends TraceMessage {
+  type: PacketTypeName;
+  /** seq_nr, ack_nr (16-bit, wrapping). */
+  seq: number;
+  ack: number;
+  /** wnd_size: the sender's advertised receive window (bytes). */
+  windowSize: number;
+  /** timestamp_difference_microseconds: the one-way delay sample echoed to the packet's receiver (µs). */
+  timestampDifference: number;
+  /** Datagram bytes (header, extensions and payload). */
+  size: number;
+  payloadSize: number;
+  /** Selective ACK bitmask when present: bit i (LSB first in each byte) acks seq ack + 2 + i. A copy. */
+  selectiveAck: Uint8Array | undefined;
+}
+
+export interface PacketSentMessage extends PacketMessage {
+  /** A DATA/FIN packet's second or later transmission. */
+  resend: boolean;
+}
+
+export interface PacketReceivedMessage extends PacketMessage {
+  /** valid: processed; duplicate: already had it (re-acked); invalid: outside every window, dropped unseen. */
+  verdict: PacketVerdict;
+}
+
+export interface MetricsMessage extends TraceMessage {
+  /** Congestion window and bytes in flight (bytes). */
+  cwnd: number;
+  bytesInFlight: number;
+  /** Smoothed RTT, latest sample, RTT variance and retransmission timeout (ms). */
+  rtt: number;
+  latestRtt: number;
+  rttVar: number;
+  rto: number;
+  /** LEDBAT's queueing delay estimate, base delay (includes the peers' clock offset) and target (ms). */
+  queuingDelay: number;
+  baseDelay: number;
+  targetDelay: number;
+  slowStart: boolean;
+  /** The window the peer advertised, possibly raised for a probe (bytes). */
+  peerWindow: number;
+}
+
+export interface LossMessage extends TraceMessage {
+  seq: number;
+  payloadSize: number;
+}
+
+export interface RetransmitMessage extends TraceMessage {
+  type: PacketTypeName;
+  seq: number;
+  payloadSize: number;
+}
+
+export interface TimeoutMessage extends TraceMessage {
+  /** The window after the timeout's cut (bytes), the backed-off RTO (ms), bytes still counted in flight. */
+  cwnd: number;
+  rto: number;
+  bytesInFlight: number;
+}
+
+export interface WindowMessage extends TraceMessage {
+  /** Bytes. */
+  previous: number;
+  current: number;
+}
+
+const stateChannel = diagnosticsChannel.channel(channels.state);
+const packetSentChannel = diagnosticsChannel.channel(channels.packetSent);
+const packetReceivedChannel = diagnosticsChannel.channel(channels.packetReceived);
+const metricsChannel = diagnosticsChannel.channel(channels.metrics);
+const lossChannel = diagnosticsChannel.channel(channels.loss);
+const retransmitChannel = diagnosticsChannel.channel(channels.retransmit);
+const timeoutChannel = diagnosticsChannel.channel(channels.timeout);
+const windowChannel = diagnosticsChannel.channel(channels.window);
+
+const TYPE_NAMES: readonly PacketTypeName[] = ['data', 'fin', 'state', 'reset', 'syn'];
+
+let nextId = 1;
+
+/** Directories the qlog writer puts a connection's events in (set by a tracer with `qlogDir`). */
+const qlogDirs = new WeakMap<TracedConnection, string>();
+
+/** @internal Where the qlog writer records `connection`, if its socket asked for it. */
+export function qlogDirectoryOf(connection: TracedConnection): string | undefined {
+  return qlogDirs.get(connection);
+}
+
+export interface ChannelTracerOptions {
+  /** The local address of the UDP socket (throws or returns undefined before bind). */
+  local?: () => { address: string; port: number } | undefined;
+  /** ms; default `performance.now()`. Tests on the simulator pass its virtual clock. */
+  clock?: () => number;
+  /** @internal Record this socket's connections as qlog files in this directory (see qlog-writer.ts). */
+  qlogDir?: string | undefined;
+}
+
+/**
+ * The `ConnectionTracer` of one UDP socket: publishes what its connections do on the channels
+ * above, building a message only for channels somebody subscribes to.
+ */
+export class ChannelTracer implements ConnectionTracer {
+  private readonly traced = new WeakMap<Connection, TracedConnection>();
+  private readonly local: () => { address: string; port: number } | undefined;
+  private readonly clock: () => number;
+  private readonly qlogDir: string | undefined;
+
+  constructor(options: ChannelTracerOptions = {}) {
+    this.local = options.local ?? (() => undefined);
+    this.clock = options.clock ?? (() => performance.now());
+    this.qlogDir = options.qlogDir;
+  }
+
+  packetSent(connection: Connection, datagram: Uint8Array, resend: boolean): void {
+    const sent = packetSentChannel.hasSubscribers;
+    const retransmit = resend && retransmitChannel.hasSubscribers;
+    if (!sent && !retransmit) return;
+    const packet = decodePacket(datagram);
+    if (packet === undefined) return; // never: we encoded it
+    if (sent) packetSentChannel.publish({ ...this.packetFields(connection, packet, datagram.length), resend } satisfies PacketSentMessage);
+    if (retransmit) {
+      const type = TYPE_NAMES[packet.type] ?? 'data';
+      retransmitChannel.publish({ ...this.base(connection), type, seq: packet.seq, payloadSize: packet.payload.length } satisfies RetransmitMessage);
+    }
+  }
+
+  packetReceived(connection: Connection, packet: Packet, verdict: PacketVerdict): void {
+    if (!packetReceivedChannel.hasSubscribers) return;
+    // The datagram's exact length is gone; the header as we would encode it plus the payload (an
+    // unknown extension the peer added is not counted).
+    const size = headerSize(packet) + packet.payload.length;
+    packetReceivedChannel.publish({ ...this.packetFields(connection, packet, size), verdict } satisfies PacketReceivedMessage);
+  }
+
+  acked(connection: Connection): void {
+    if (!metricsChannel.hasSubscribers) return;
+    const s = connection.stats();
+    metricsChannel.publish({
+      ...this.base(connection),
+      cwnd: s.cwnd,
+      bytesInFlight: s.bytesInFlight,
+      rtt: s.rtt,
+      latestRtt: s.latestRtt,
+      rttVar: s.rttVar,
+      rto: s.rto,
+      queuingDelay: s.queuingDelay,
+      baseDelay: s.baseDelay,
+      targetDelay: s.targetDelay,
+      slowStart: s.slowStart,
+      peerWindow: s.peerWindow,
+    } satisfies MetricsMessage);
+  }
+
+  lost(connection: Connection, seq: number, payloadBytes: number): void {
+    if (!lossChannel.hasSubscribers) return;
+    lossChannel.publish({ ...this.base(connection), seq, payloadSize: payloadBytes } satisfies LossMessage);
+  }
+
+  timeout(connection: Connection): void {
+    if (!timeoutChannel.hasSubscribers) return;
+    const s = connection.stats();
+    timeoutChannel.publish({ ...this.base(connection), cwnd: s.cwnd, rto: s.rto, bytesInFlight: s.bytesInFlight } satisfies TimeoutMessage);
+  }
+
+  stateChanged(connection: Connection, from: ConnectionState | undefined, error?: UtpError): void {
+    if (!stateChannel.hasSubscribers) return;
+    stateChannel.publish({ ...this.base(connection), from, to: connection.state, error } satisfies StateMessage);
+  }
+
+  peerWindowChanged(connection: Connection, previous: number, current: number): void {
+    if (!windowChannel.hasSubscribers) return;
+    windowChannel.publish({ ...this.base(connection), previous, current } satisfies WindowMessage);
+  }
+
+  private base(connection: Connection): TraceMessage {
+    return { connection: this.identify(connection), time: this.clock() };
+  }
+
+  private packetFields(connection: Connection, packet: Packet, size: number): PacketMessage {
+    return {
+      ...this.base(connection),
+      type: TYPE_NAMES[packet.type] ?? 'data',
+      seq: packet.seq,
+      ack: packet.ack,
+      windowSize: packet.windowSize,
+      timestampDifference: packet.timestampDifference,
+      size,
+      payloadSize: packet.payload.length,
+      selectiveAck: packet.selectiveAck?.slice(),
+    };
+  }
+
+  /** The connection's identity object, made at its first traced event. */
+  private identify(connection: Connection): TracedConnection {
+    let traced = this.traced.get(connection);
+    if (traced !== undefined) return traced;
+    let local: { address: string; port: number } | undefined;
+    try {
+      local = this.local();
+    } catch {
+      local = undefined; // not bound yet
+    }
+    traced = Object.freeze({
+      id: nextId++,
+      localAddress: local?.address,
+      localPort: local?.port,
+      remoteAddress: connection.remote.address,
+      remotePort: connection.remote.port,
+      family: connection.remote.family,
+      recvId: connection.recvId,
+      sendId: connection.sendId,
+      initiator: connection.isInitiator,
+    });
+    this.traced.set(connection, traced);
+    if (this.qlogDir !== undefined) qlogDirs.set(traced, this.qlogDir);
+    return traced;
+  }
+}

@@ -84,15 +84,14 @@ export function renderSvg(d: PlotData, options: RenderOptions = {}): string {
     const yMax = niceMax((max / unit) * 1.08);
     const y = scaleY(p, yMax);
     panelFrame(out, p, 'window', `window (${mib ? 'MiB' : 'KiB'})`, yMax, xTicks, x);
-    const has = d.cwnd.length > 0;
-    if (has) {
+    if (d.sentBytes > 0) {
       out.push(`<g clip-path="url(#clip-window)">`);
       out.push(polyline(scaleSeries(d.peerWindow, unit), x, y, COLORS.peerWindow, 1.2, '5 4'));
       out.push(polyline(scaleSeries(d.bytesInFlight, unit), x, y, COLORS.flight, 1.2));
       out.push(polyline(scaleSeries(d.cwnd, unit), x, y, COLORS.cwnd, 2.2));
       out.push(`</g>`);
     } else {
-      emptyNote(out, p, 'no congestion data: this side sent no data (a receiver only acknowledges)');
+      emptyNote(out, p, 'this side sent no data: the window is a sender\'s (plot the other side\'s trace)');
     }
     if (d.slowStartExit !== undefined) {
       const sx = x(d.slowStartExit);
@@ -115,7 +114,7 @@ export function renderSvg(d: PlotData, options: RenderOptions = {}): string {
     const yMax = niceMax(Math.max(target * 1.3, percentile(d.latestRtt, 0.99), maxOf(d.smoothedRtt), maxOf(d.queuingDelay), 1) * 1.05);
     const y = scaleY(p, yMax);
     panelFrame(out, p, 'delay', 'delay (ms)', yMax, xTicks, x);
-    if (d.latestRtt.length > 0 || d.queuingDelay.length > 0) {
+    if (d.sentBytes > 0) {
       out.push(`<g clip-path="url(#clip-delay)">`);
       out.push(polyline(d.latestRtt, x, y, COLORS.latestRtt, 1));
       out.push(polyline(d.smoothedRtt, x, y, COLORS.smoothedRtt, 1.6));
@@ -123,7 +122,7 @@ export function renderSvg(d: PlotData, options: RenderOptions = {}): string {
       out.push(polyline(d.target, x, y, COLORS.target, 1.6, '7 4', true));
       out.push(`</g>`);
     } else {
-      emptyNote(out, p, 'no RTT or delay samples: this side sent no data');
+      emptyNote(out, p, 'this side sent no data: RTT and queueing delay are measured by the sender');
     }
     legend(out, p, [
       { label: 'RTT sample', color: COLORS.latestRtt, kind: 'line' },
@@ -145,12 +144,11 @@ export function renderSvg(d: PlotData, options: RenderOptions = {}): string {
     const items: LegendItem[] = [];
     out.push(`<g clip-path="url(#clip-rate)">`);
     if (sending) {
+      // Resends first, under the new data: the orange shows only where resends added to it.
+      if (resends) out.push(steps(d.sendRate, x, y, COLORS.sendRate, 1.6));
       out.push(area(d.goodput, x, y, p, COLORS.goodput));
       items.push({ label: 'new data sent', color: COLORS.goodput, kind: 'area' });
-      if (resends) {
-        out.push(steps(d.sendRate, x, y, COLORS.sendRate, 1.4));
-        items.push({ label: 'all data sent (with resends)', color: COLORS.sendRate, kind: 'line' });
-      }
+      if (resends) items.push({ label: 'all data sent (with resends)', color: COLORS.sendRate, kind: 'line' });
     }
     if (receiving) {
       out.push(steps(d.receiveRate, x, y, COLORS.receiveRate, 1.8));

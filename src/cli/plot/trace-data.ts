@@ -93,6 +93,8 @@ export interface PlotData {
   timeouts: number[];
   /** Slow start ended (first metrics event with slow_start false after true). */
   slowStartExit: number | undefined;
+  /** Bytes of new DATA this side sent in the span: without any, window and delay say nothing. */
+  sentBytes: number;
   states: { time: number; state: string }[];
 }
 
@@ -143,6 +145,7 @@ export function extractPlotData(trace: ParsedTrace, options: ExtractOptions = {}
     retransmits: [],
     timeouts: [],
     slowStartExit: undefined,
+    sentBytes: 0,
     states: [],
   };
   const width = options.bin ?? Math.max(0.001, niceStep((end - start) / 120));
@@ -211,6 +214,7 @@ export function extractPlotData(trace: ParsedTrace, options: ExtractOptions = {}
   // The target holds until the end.
   if (d.target.length > 0) d.target.push([end, d.target[d.target.length - 1]![1]]);
   const toRate = (bytes: number[]): RateBins => ({ width, start, values: bytes.map((b) => (b * 8) / width / 1e6) });
+  d.sentBytes = sentTotal;
   d.goodput = toRate(goodBytes);
   d.sendRate = toRate(sentBytes);
   d.receiveRate = toRate(receivedBytes);

@@ -122,8 +122,14 @@ export function niceStep(ideal: number): number {
 
 export function extractPlotData(trace: ParsedTrace, options: ExtractOptions = {}): PlotData {
   const all = trace.events;
-  const firstTime = all.length > 0 ? all[0]!.time / 1000 : 0;
-  const lastTime = all.length > 0 ? all[all.length - 1]!.time / 1000 : 0;
+  let firstTime = Infinity;
+  let lastTime = -Infinity;
+  for (const e of all) {
+    if (e.time < firstTime) firstTime = e.time;
+    if (e.time > lastTime) lastTime = e.time;
+  }
+  firstTime = all.length > 0 ? firstTime / 1000 : 0;
+  lastTime = all.length > 0 ? lastTime / 1000 : 0;
   const start = options.start ?? Math.min(firstTime, 0);
   const end = Math.max(options.end ?? lastTime, start + 0.001);
   const d: PlotData = {

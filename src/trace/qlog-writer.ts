@@ -39,22 +39,51 @@ const RS = '\x1e';
 /** Buffered text written out at once beyond this many characters. */
 const FLUSH_AT = 64 * 1024;
 
-/** One connection's file. */
+/**
+ * One connection's file. An accepted connection's file is created only once the initiator
+ * confirmed it (state `connected`): until then its records wait in memory, and an unconfirmed
+ * connection (a spoofed SYN, evicted or expired) leaves no file, so a SYN flood cannot fill the
+ * disk or run the process out of file descriptors through the trace.
+ */
 class QlogFile {
   private buffered = '';
+  private fd: number | undefined = undefined;
   private closed = false;
 
   constructor(
-    readonly path: string,
-    private readonly fd: number,
+    private readonly connection: TracedConnection,
+    private readonly dir: string,
     /** performance.now() of the first event: times in the file are relative to it. */
     readonly origin: number,
-    private readonly dir: string,
-  ) {}
+  ) {
+    this.record(header(connection, performance.timeOrigin + origin));
+  }
+
+  get opened(): boolean {
+    return this.fd !== undefined;
+  }
+
+  /** Creates the file and writes what waited; false (and a warning) when it cannot be written. */
+  open(): boolean {
+    if (this.closed || this.fd !== undefined) return !this.closed;
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      this.fd = openSync(join(this.dir, qlogFileName(this.connection, performance.timeOrigin + this.origin)), 'wx');
+    } catch (error) {
+      warnOnce(this.dir, error);
+      this.closed = true;
+      this.buffered = '';
+      return false;
+    }
+    openFiles.add(this);
+    scheduleFlush(this);
+    return true;
+  }
 
   record(value: unknown): void {
     if (this.closed) return;
     this.buffered += RS + JSON.stringify(value) + '\n';
+    if (this.fd === undefined) return;
     if (this.buffered.length >= FLUSH_AT) this.flush();
     else scheduleFlush(this);
   }
@@ -63,27 +92,27 @@ class QlogFile {
     this.record({ time: round(time - this.origin), name: `utp:${name}`, data });
   }
 
-  /** Writes what is buffered; false once the file failed or closed. */
-  flush(): boolean {
-    if (this.closed) return false;
-    if (this.buffered === '') return true;
+  /** Writes what is buffered (once the file exists). */
+  flush(): void {
+    if (this.closed || this.fd === undefined || this.buffered === '') return;
     const text = this.buffered;
     this.buffered = '';
     try {
       writeSync(this.fd, text);
-      return true;
     } catch (error) {
       warnOnce(this.dir, error);
       this.close();
-      return false;
     }
   }
 
+  /** Flushes and closes the file; a file never opened (an unconfirmed connection) is dropped. */
   close(): void {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    this.buffered = '';
     openFiles.delete(this);
+    if (this.fd === undefined) return;
     try {
       closeSync(this.fd);
     } catch {
@@ -137,21 +166,6 @@ export function qlogFileName(connection: TracedConnection, startEpochMs: number)
   return `${stamp}_${role}_${endpointName(connection.localAddress, connection.localPort)}_${endpointName(connection.remoteAddress, connection.remotePort)}_c${connection.recvId}.sqlog`;
 }
 
-function open(connection: TracedConnection, dir: string, time: number): QlogFile | null {
-  const referenceTime = performance.timeOrigin + time;
-  try {
-    mkdirSync(dir, { recursive: true });
-    const path = join(dir, qlogFileName(connection, referenceTime));
-    const file = new QlogFile(path, openSync(path, 'wx'), time, dir);
-    openFiles.add(file);
-    file.record(header(connection, referenceTime));
-    return file;
-  } catch (error) {
-    warnOnce(dir, error);
-    return null;
-  }
-}
-
 function header(c: TracedConnection, referenceTime: number): object {
   const local = `${c.localAddress ?? '?'}:${c.localPort ?? '?'}`;
   const remote = `${c.remoteAddress}:${c.remotePort}`;
@@ -178,16 +192,21 @@ function header(c: TracedConnection, referenceTime: number): object {
   };
 }
 
-/** The file for this message's connection, opened at its first event; undefined when not traced. */
+/** The trace of this message's connection, begun at its first event; undefined when not traced. */
 function fileFor(message: TraceMessage): QlogFile | undefined {
   const connection = message.connection;
   const known = files.get(connection);
   if (known !== undefined) return known ?? undefined;
   const dir = qlogDirectoryOf(connection);
   if (dir === undefined) return undefined;
-  const file = open(connection, dir, message.time);
+  const file = new QlogFile(connection, dir, message.time);
+  // Ours (we connected): the file at once. Accepted: once confirmed (see QlogFile).
+  if (connection.initiator && !file.open()) {
+    files.set(connection, null);
+    return undefined;
+  }
   files.set(connection, file);
-  return file ?? undefined;
+  return file;
 }
 
 /** seq_nr ranges [first, last] a selective ACK bitmask acknowledges (bit i: ack + 2 + i). */
@@ -229,6 +248,7 @@ const listeners: Record<keyof typeof channels, (message: unknown) => void> = {
     const data: Record<string, unknown> = { old: m.from ?? null, new: m.to };
     if (m.error !== undefined) data.error = { code: m.error.code, message: m.error.message };
     file.event(m.time, 'connection_state_updated', data);
+    if (m.to === 'connected' && !file.opened && !file.open()) files.set(m.connection, null);
     if (m.to === 'closed') {
       file.close();
       files.set(m.connection, null);

@@ -6,12 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import dgram from 'node:dgram';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { connect, createServer, type Socket } from '../../src/index.js';
 import type { ConnectOptions, ServerOptions } from '../../src/index.js';
+import { encodeHeader, PacketType } from '../../src/protocol/packet.js';
 
 const root = mkdtempSync(join(tmpdir(), 'microtp-qlog-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -141,6 +143,23 @@ describe('qlog writer', () => {
     const ours = warnings.filter((w) => (w as Error & { code?: string }).code === 'MICROTP_QLOG');
     assert.equal(ours.length, 1, 'one warning for the directory');
     assert.match(ours[0]!.message, /cannot write qlog traces/);
+  });
+
+  test('an accepted connection gets a file only once the initiator confirms it (a spoofed SYN leaves none)', async () => {
+    const dir = freshDir();
+    const server = createServer({ qlog: dir });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as { port: number }).port;
+    const udp = dgram.createSocket('udp4');
+    const syn = encodeHeader({ type: PacketType.Syn, connectionId: 1000, timestamp: 0, timestampDifference: 0, windowSize: 65536, seq: 500, ack: 0 });
+    udp.send(syn, port, '127.0.0.1');
+    const [reply] = (await once(udp, 'message')) as [Buffer];
+    assert.equal(reply[0]! >> 4, PacketType.State, 'the SYN was answered');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], [], 'no file for an unconfirmed connection');
+    udp.close();
+    server.close();
   });
 
   test('a qlog option that is not a directory name is refused with a code', () => {

@@ -21,7 +21,20 @@ import type { UtpError } from '../protocol/errors.js';
 import { decodePacket, headerSize, type Packet } from '../protocol/packet.js';
 import type { ConnectionTracer, PacketVerdict } from '../protocol/tracer.js';
 
-/** The channel names, for `diagnostics_channel.subscribe(name, listener)`. */
+/**
+ * The channel names, for `diagnostics_channel.subscribe(name, listener)` (exported by the package
+ * as `traceChannels`). docs/qlog.md lists every field.
+ *
+ * @example
+ * ```js
+ * import diagnosticsChannel from 'node:diagnostics_channel';
+ * import { traceChannels } from 'microtp';
+ *
+ * diagnosticsChannel.subscribe(traceChannels.metrics, (m) => {
+ *   console.log(`${m.connection.remotePort}: cwnd ${m.cwnd} B, queueing delay ${m.queuingDelay} ms`);
+ * });
+ * ```
+ */
 export const channels = {
   /** `StateMessage`: syn-sent / syn-recv (created), connected, closed (with the error if any). */
   state: 'microtp:connection:state',
@@ -41,6 +54,7 @@ export const channels = {
   window: 'microtp:connection:window',
 } as const;
 
+/** One of the `traceChannels` names. */
 export type ChannelName = (typeof channels)[keyof typeof channels];
 
 /** Who a traced event belongs to: one object per connection, for its whole life. */
@@ -49,37 +63,49 @@ export interface TracedConnection {
   readonly id: number;
   /** The local UDP address and port (undefined when the socket was not bound yet). */
   readonly localAddress: string | undefined;
+  /** The local UDP port (undefined when the socket was not bound yet). */
   readonly localPort: number | undefined;
+  /** The peer's address. */
   readonly remoteAddress: string;
+  /** The peer's UDP port. */
   readonly remotePort: number;
+  /** The peer's address family. */
   readonly family: 'IPv4' | 'IPv6';
-  /** Connection id on packets we receive / send (BEP 29 recv_id, send_id). */
+  /** Connection id on packets we receive (BEP 29 recv_id). */
   readonly recvId: number;
+  /** Connection id on packets we send (BEP 29 send_id). */
   readonly sendId: number;
   /** True when this side connected (client), false when it accepted (server). */
   readonly initiator: boolean;
 }
 
+/** What every trace message carries: whose event it is, and when. */
 export interface TraceMessage {
   connection: TracedConnection;
   /** ms, `performance.now()` clock. */
   time: number;
 }
 
+/** On `microtp:connection:state`: the connection's state changed. */
 export interface StateMessage extends TraceMessage {
   /** undefined: the connection was just created. */
   from: ConnectionState | undefined;
+  /** The state now: syn-sent, syn-recv, connected or closed. */
   to: ConnectionState;
   /** Why it closed, when with an error (code ECONNRESET, ECONNREFUSED, ETIMEDOUT...). */
   error: UtpError | undefined;
 }
 
+/** BEP 29 packet types: ST_DATA, ST_FIN, ST_STATE (an ACK), ST_RESET, ST_SYN. */
 export type PacketTypeName = 'data' | 'fin' | 'state' | 'reset' | 'syn';
 
+/** The fields of a packet event, sent or received. */
 export interface PacketMessage extends TraceMessage {
+  /** The packet's type. */
   type: PacketTypeName;
-  /** seq_nr, ack_nr (16-bit, wrapping). */
+  /** seq_nr (16-bit, wrapping). */
   seq: number;
+  /** ack_nr (16-bit, wrapping). */
   ack: number;
   /** wnd_size: the sender's advertised receive window (bytes). */
   windowSize: number;
@@ -87,60 +113,83 @@ export interface PacketMessage extends TraceMessage {
   timestampDifference: number;
   /** Datagram bytes (header, extensions and payload). */
   size: number;
+  /** µTP payload bytes. */
   payloadSize: number;
   /** Selective ACK bitmask when present: bit i (LSB first in each byte) acks seq ack + 2 + i. A copy. */
   selectiveAck: Uint8Array | undefined;
 }
 
+/** On `microtp:connection:packet-sent`: a datagram went to the OS. */
 export interface PacketSentMessage extends PacketMessage {
   /** A DATA/FIN packet's second or later transmission. */
   resend: boolean;
 }
 
+/** On `microtp:connection:packet-received`: a packet matched the connection. */
 export interface PacketReceivedMessage extends PacketMessage {
   /** valid: processed; duplicate: already had it (re-acked); invalid: outside every window, dropped unseen. */
   verdict: PacketVerdict;
 }
 
+/** On `microtp:connection:metrics`: the congestion state after an ACK that acknowledged something. */
 export interface MetricsMessage extends TraceMessage {
-  /** Congestion window and bytes in flight (bytes). */
+  /** Congestion window (bytes). */
   cwnd: number;
+  /** Payload sent, neither acknowledged nor declared lost (bytes). */
   bytesInFlight: number;
-  /** Smoothed RTT, latest sample, RTT variance and retransmission timeout (ms). */
+  /** Smoothed RTT (ms). */
   rtt: number;
+  /** The most recent RTT sample (ms). */
   latestRtt: number;
+  /** RTT variance (ms). */
   rttVar: number;
+  /** Retransmission timeout, backoff included (ms). */
   rto: number;
-  /** LEDBAT's queueing delay estimate, base delay (includes the peers' clock offset) and target (ms). */
+  /** LEDBAT's queueing delay estimate (ms). */
   queuingDelay: number;
+  /** Base one-way delay (ms; includes the clock offset between the peers). */
   baseDelay: number;
+  /** The queueing delay LEDBAT aims for (ms). */
   targetDelay: number;
+  /** Still in slow start. */
   slowStart: boolean;
   /** The window the peer advertised, possibly raised for a probe (bytes). */
   peerWindow: number;
 }
 
+/** On `microtp:connection:loss`: a packet in flight was declared lost (it will be resent). */
 export interface LossMessage extends TraceMessage {
+  /** Its seq_nr. */
   seq: number;
+  /** Its payload (bytes). */
   payloadSize: number;
 }
 
+/** On `microtp:connection:retransmit`: a DATA/FIN packet was sent again. */
 export interface RetransmitMessage extends TraceMessage {
+  /** `data` or `fin`. */
   type: PacketTypeName;
+  /** Its seq_nr. */
   seq: number;
+  /** Its payload (bytes). */
   payloadSize: number;
 }
 
+/** On `microtp:connection:timeout`: the retransmission timer fired. */
 export interface TimeoutMessage extends TraceMessage {
-  /** The window after the timeout's cut (bytes), the backed-off RTO (ms), bytes still counted in flight. */
+  /** The window after the timeout's cut (bytes). */
   cwnd: number;
+  /** The backed-off RTO (ms). */
   rto: number;
+  /** Bytes in flight when it fired (declared lost right after). */
   bytesInFlight: number;
 }
 
+/** On `microtp:connection:window`: the receive window the peer advertises changed. */
 export interface WindowMessage extends TraceMessage {
-  /** Bytes. */
+  /** The window before (bytes). */
   previous: number;
+  /** The window now (bytes). */
   current: number;
 }
 

@@ -625,7 +625,7 @@ export class Connection {
       this.rttEstimator.resetBackoff();
       this.timers.arm('rto', this.bytesInFlight > 0 || this.sendBuffer.count > 0 ? now + this.rttEstimator.rto : Infinity);
       this.loss.onProgress(now);
-      this.tracer?.acked(this);
+      this.tracer?.acked(this, this.cc, this.rttEstimator, this.bytesInFlight, this.peerWindow, this.config.targetDelay);
     }
   }
 
@@ -1122,7 +1122,7 @@ export class Connection {
     this.counters.timeouts++;
     this.cc.onTimeout(now);
     this.rttEstimator.onTimeout();
-    this.tracer?.timeout(this);
+    this.tracer?.timeout(this, this.cc.window, this.rttEstimator.rto, this.bytesInFlight);
     // Everything in flight is presumed lost; it goes out again as the (now tiny) window allows.
     this.loss.onRetransmitTimeout();
     // A peer that closed its window gets a probe: assume room for one packet.

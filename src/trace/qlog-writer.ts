@@ -256,11 +256,19 @@ const listeners: Record<keyof typeof channels, (message: unknown) => void> = {
   },
   packetSent(message) {
     const m = message as PacketSentMessage;
-    fileFor(m)?.event(m.time, 'packet_sent', { ...packetData(m), resend: m.resend });
+    const file = fileFor(m);
+    if (!file) return;
+    const data = packetData(m);
+    data.resend = m.resend;
+    file.event(m.time, 'packet_sent', data);
   },
   packetReceived(message) {
     const m = message as PacketReceivedMessage;
-    fileFor(m)?.event(m.time, 'packet_received', { ...packetData(m), verdict: m.verdict });
+    const file = fileFor(m);
+    if (!file) return;
+    const data = packetData(m);
+    data.verdict = m.verdict;
+    file.event(m.time, 'packet_received', data);
   },
   metrics(message) {
     const m = message as MetricsMessage;

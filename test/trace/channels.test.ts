@@ -155,15 +155,16 @@ describe('diagnostics_channel tracing', () => {
     assert.ok(of<LossMessage>(recorded, channels.loss, true).some((l) => l.time === timeouts[0]!.time), 'what was in flight is declared lost with it');
   });
 
-  test('with nobody subscribed, nothing is built: not even stats() is called', () => {
+  test('with nobody subscribed, nothing is built: the connection and its controller are not even read', () => {
     const tracer = new ChannelTracer({ clock: () => 0 });
     const untouchable = new Proxy({} as Connection, {
       get() {
         throw new Error('the tracer read the connection with nobody subscribed');
       },
     });
-    tracer.acked(untouchable);
-    tracer.timeout(untouchable);
+    const untouchableAny = untouchable as never;
+    tracer.acked(untouchable, untouchableAny, untouchableAny, 0, 0, 100);
+    tracer.timeout(untouchable, 0, 0, 0);
     tracer.lost(untouchable, 1, 1000);
     tracer.stateChanged(untouchable, 'connected');
     tracer.peerWindowChanged(untouchable, 0, 1);

@@ -102,7 +102,7 @@ export function renderSvg(d: PlotData, options: RenderOptions = {}): string {
     legend(out, p, [
       { label: 'cwnd', color: COLORS.cwnd, kind: 'line' },
       { label: 'bytes in flight', color: COLORS.flight, kind: 'line' },
-      { label: 'peer window', color: COLORS.peerWindow, kind: 'dash' },
+      { label: peerWindowLabel(d.peerWindow, yMax * unit, mib), color: COLORS.peerWindow, kind: 'dash' },
       ...(d.slowStartExit !== undefined ? [{ label: 'slow start ends', color: COLORS.slowStart, kind: 'dash' as const }] : []),
     ]);
   }
@@ -229,6 +229,14 @@ function legend(out: string[], p: Panel, items: LegendItem[]): void {
     }
     out.push(`<text x="${x1 + 32}" y="${y + 4}">${escape(item.label)}</text>`);
   });
+}
+
+/** The peer window's legend entry; when it stays above the panel (it rarely binds), its lowest value and an arrow up. */
+function peerWindowLabel(s: Series, top: number, mib: boolean): string {
+  let low = Infinity;
+  for (const [, v] of s) if (v < low) low = v;
+  if (!(low > top)) return 'peer window';
+  return `peer window ≥ ${mib ? `${(low / 1024 / 1024).toFixed(1)} MiB` : `${Math.round(low / 1024)} KiB`} ↑`;
 }
 
 function scaleY(p: Panel, yMax: number): (v: number) => number {

@@ -81,15 +81,25 @@ class QlogFile {
   }
 
   record(value: unknown): void {
+    this.recordJson(JSON.stringify(value));
+  }
+
+  /** One record, already JSON text. */
+  recordJson(json: string): void {
     if (this.closed) return;
-    this.buffered += RS + JSON.stringify(value) + '\n';
+    this.buffered += RS + json + '\n';
     if (this.fd === undefined) return;
     if (this.buffered.length >= FLUSH_AT) this.flush();
     else scheduleFlush(this);
   }
 
   event(time: number, name: string, data: object): void {
-    this.record({ time: round(time - this.origin), name: `utp:${name}`, data });
+    this.eventJson(time, name, JSON.stringify(data));
+  }
+
+  /** An event whose data is already JSON text (the per-packet events: see packetJson). */
+  eventJson(time: number, name: string, data: string): void {
+    this.recordJson(`{"time":${round(time - this.origin)},"name":"utp:${name}","data":${data}}`);
   }
 
   /** Writes what is buffered (once the file exists). */
@@ -225,19 +235,22 @@ export function sackRanges(ack: number, mask: Uint8Array): [number, number][] {
   return ranges;
 }
 
-function packetData(m: PacketMessage): Record<string, unknown> {
-  const data: Record<string, unknown> = {
-    header: {
-      packet_type: m.type,
-      seq_nr: m.seq,
-      ack_nr: m.ack,
-      wnd_size: m.windowSize,
-      timestamp_difference_us: m.timestampDifference,
-    },
-    raw: { length: m.size, payload_length: m.payloadSize },
-  };
-  if (m.selectiveAck !== undefined) data.sack = sackRanges(m.ack, m.selectiveAck);
-  return data;
+/** A finite number as JSON (null otherwise: JSON has no Infinity). */
+function n(value: number): string {
+  return Number.isFinite(value) ? String(value) : 'null';
+}
+
+/**
+ * A packet event's data as JSON text, written by hand: per-packet events are most of a trace, and
+ * a template is several times cheaper than an object tree for JSON.stringify. Every value is a
+ * number, a boolean, or a string from a fixed set (packet types, verdicts): nothing to escape.
+ */
+function packetJson(m: PacketMessage, last: string): string {
+  const sack = m.selectiveAck === undefined ? '' : `,"sack":${JSON.stringify(sackRanges(m.ack, m.selectiveAck))}`;
+  return (
+    `{"header":{"packet_type":"${m.type}","seq_nr":${m.seq},"ack_nr":${m.ack},"wnd_size":${m.windowSize},` +
+    `"timestamp_difference_us":${m.timestampDifference}},"raw":{"length":${m.size},"payload_length":${m.payloadSize}}${sack},${last}}`
+  );
 }
 
 const listeners: Record<keyof typeof channels, (message: unknown) => void> = {
@@ -258,33 +271,23 @@ const listeners: Record<keyof typeof channels, (message: unknown) => void> = {
     const m = message as PacketSentMessage;
     const file = fileFor(m);
     if (!file) return;
-    const data = packetData(m);
-    data.resend = m.resend;
-    file.event(m.time, 'packet_sent', data);
+    file.eventJson(m.time, 'packet_sent', packetJson(m, `"resend":${m.resend}`));
   },
   packetReceived(message) {
     const m = message as PacketReceivedMessage;
     const file = fileFor(m);
     if (!file) return;
-    const data = packetData(m);
-    data.verdict = m.verdict;
-    file.event(m.time, 'packet_received', data);
+    file.eventJson(m.time, 'packet_received', packetJson(m, `"verdict":"${m.verdict}"`));
   },
   metrics(message) {
     const m = message as MetricsMessage;
-    fileFor(m)?.event(m.time, 'metrics_updated', {
-      cwnd: m.cwnd,
-      bytes_in_flight: m.bytesInFlight,
-      smoothed_rtt: round(m.rtt),
-      latest_rtt: round(m.latestRtt),
-      rtt_variance: round(m.rttVar),
-      rto: round(m.rto),
-      queuing_delay: round(m.queuingDelay),
-      base_delay: round(m.baseDelay),
-      target_delay: m.targetDelay,
-      slow_start: m.slowStart,
-      peer_window: m.peerWindow,
-    });
+    fileFor(m)?.eventJson(
+      m.time,
+      'metrics_updated',
+      `{"cwnd":${n(m.cwnd)},"bytes_in_flight":${n(m.bytesInFlight)},"smoothed_rtt":${n(round(m.rtt))},"latest_rtt":${n(round(m.latestRtt))},` +
+        `"rtt_variance":${n(round(m.rttVar))},"rto":${n(round(m.rto))},"queuing_delay":${n(round(m.queuingDelay))},"base_delay":${n(round(m.baseDelay))},` +
+        `"target_delay":${n(m.targetDelay)},"slow_start":${m.slowStart},"peer_window":${n(m.peerWindow)}}`,
+    );
   },
   loss(message) {
     const m = message as LossMessage;

@@ -94,7 +94,19 @@ function checkTrace(path: string, role: 'client' | 'server'): void {
     names.add(e.name);
   }
   for (const name of ['utp:connection_state_updated', 'utp:packet_sent', 'utp:packet_received']) assert.ok(names.has(name), name);
-  if (role === 'client') assert.ok(names.has('utp:metrics_updated'), 'the sender reports its congestion state');
+  const typed = events as { name: string; data: Record<string, unknown> }[];
+  const sent = typed.find((e) => e.name === 'utp:packet_sent')!.data;
+  assert.deepEqual(Object.keys(sent), ['header', 'raw', 'resend']);
+  assert.deepEqual(Object.keys(sent.header as object), ['packet_type', 'seq_nr', 'ack_nr', 'wnd_size', 'timestamp_difference_us']);
+  assert.equal((sent.header as { packet_type: string }).packet_type, role === 'client' ? 'syn' : 'state');
+  assert.deepEqual(Object.keys(sent.raw as object), ['length', 'payload_length']);
+  assert.equal(typeof typed.find((e) => e.name === 'utp:packet_received')!.data.verdict, 'string');
+  if (role === 'client') {
+    const metrics = typed.find((e) => e.name === 'utp:metrics_updated');
+    assert.ok(metrics, 'the sender reports its congestion state');
+    assert.deepEqual(Object.keys(metrics.data).sort(), ['base_delay', 'bytes_in_flight', 'cwnd', 'latest_rtt', 'peer_window', 'queuing_delay', 'rto', 'rtt_variance', 'slow_start', 'smoothed_rtt', 'target_delay']);
+    assert.equal(metrics.data.target_delay, 100);
+  }
 }
 
 describe('qlog writer', () => {

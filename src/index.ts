@@ -26,3 +26,18 @@ export type { SocketOptions } from './node/socket.js';
 export { UtpError, type UtpErrorCode } from './protocol/errors.js';
 export type { ConnectionStats } from './protocol/stats.js';
 export type { EndpointConfig, ConnectionConfig, CongestionControlName } from './protocol/config.js';
+export { channels as traceChannels } from './trace/channels.js';
+export type {
+  ChannelName,
+  TracedConnection,
+  TraceMessage,
+  StateMessage,
+  PacketMessage,
+  PacketSentMessage,
+  PacketReceivedMessage,
+  MetricsMessage,
+  LossMessage,
+  RetransmitMessage,
+  TimeoutMessage,
+  WindowMessage,
+} from './trace/channels.js';

@@ -20,6 +20,11 @@ export interface SharedSocketOptions extends SocketOptions, Partial<EndpointConf
   type?: 'udp4' | 'udp6';
   /** @internal Test seam: replaces dgram's `socket.send` for µTP datagrams (see UdpDriver). */
   udpSend?: SendFunction;
+  /**
+   * Write a qlog trace file per connection into this directory (docs/qlog.md). Default: the
+   * `MICROTP_QLOG` environment variable as it is when the socket is created; `false`: never.
+   */
+  qlog?: string | false;
 }
 
 /**
@@ -47,14 +52,17 @@ export class SharedSocket extends EventEmitter {
   private pendingStarts: ((error?: Error) => void)[] = [];
   constructor(options: SharedSocketOptions = {}) {
     super();
-    const { type = 'udp4', allowHalfOpen, udpSend, ...config } = options;
+    const { type = 'udp4', allowHalfOpen, udpSend, qlog, ...config } = options;
+    if (qlog !== undefined && qlog !== false && (typeof qlog !== 'string' || qlog === '')) {
+      throw new UtpError('ERR_INVALID_ARG_TYPE', `qlog must be a directory name or false, got ${typeof qlog}`);
+    }
     if (type !== 'udp4' && type !== 'udp6') {
       throw new UtpError('ERR_INVALID_ARG_VALUE', `type must be 'udp4' or 'udp6', got ${String(type)}`);
     }
     this.type = type;
     this.socketOptions = allowHalfOpen === undefined ? {} : { allowHalfOpen };
     if (type === 'udp6' && config.packetSize === undefined) config.packetSize = IPV6_PACKET_SIZE;
-    this.driver = new UdpDriver(type, config, { send: udpSend });
+    this.driver = new UdpDriver(type, config, { send: udpSend, qlog });
     this.driver.on('message', (data: Buffer, rinfo: dgram.RemoteInfo) => this.emit('message', data, rinfo));
     this.driver.on('connection', (connection: Connection) => this.accept(connection));
     this.driver.on('removed', () => this.maybeFinishClose());

@@ -8,6 +8,7 @@ import { decodePacket, encodeHeader, looksLikeUtp, PacketType, type Packet } fro
 import { seqAdd } from './seq.js';
 import { COOKIE_LIFETIME_MS, SynCookies, type SynCookieSource } from './syn-cookie.js';
 import { timestampMicros } from './time.js';
+import type { ConnectionTracer } from './tracer.js';
 
 /** Injected randomness: a uniformly random unsigned 32-bit integer per call. */
 export type RandomSource = () => number;
@@ -108,6 +109,8 @@ export class Endpoint implements ConnectionHost {
   private readonly newController: CongestionControllerFactory;
   private readonly epochOffset: number;
   private readonly cookies: SynCookieSource;
+  /** Handed to every connection (see tracer.ts). */
+  private readonly tracer: ConnectionTracer | undefined;
 
   constructor(options: {
     random: RandomSource;
@@ -120,6 +123,8 @@ export class Endpoint implements ConnectionHost {
      * controllers that act at common instants across processes use it. Default 0.
      */
     epochOffset?: number;
+    /** Told what every connection does, for diagnostics (the Node layer's publishes on diagnostics_channel). */
+    tracer?: ConnectionTracer;
   }) {
     this.config = { ...DEFAULT_CONFIG, ...options.config };
     checkCongestionControl(this.config.congestionControl);
@@ -127,6 +132,7 @@ export class Endpoint implements ConnectionHost {
     this.cookies = options.synCookies ?? new SynCookies(options.random);
     this.newController = options.controller ?? controllerFor;
     this.epochOffset = options.epochOffset ?? 0;
+    this.tracer = options.tracer;
     this.resetTokens = this.config.resetRateLimit;
   }
 
@@ -151,6 +157,7 @@ export class Endpoint implements ConnectionHost {
       sendId: (recvId + 1) & 0xffff,
       isn: this.random() & 0xffff,
       now,
+      tracer: this.tracer,
     });
     this.add(connection);
     return connection;
@@ -356,6 +363,7 @@ export class Endpoint implements ConnectionHost {
       now,
       syn,
       answer,
+      tracer: this.tracer,
     });
     this.add(connection);
     this.unconfirmed.add(connection);

@@ -31,8 +31,8 @@ export class RttEstimator {
   /** A sample from a packet that was sent exactly once (Karn's rule is the caller's). */
   sample(rttMs: number): void {
     const r = Math.max(rttMs, 0.001);
-    this.stale = false;
     this.latest = r;
+    this.stale = false;
     if (this.rtt === 0) {
       this.rtt = r;
       this.rttVar = r / 2;

@@ -26,8 +26,11 @@ export function newCounters(): ConnectionCounters {
 }
 
 export interface ConnectionStats extends ConnectionCounters {
+  /** Smoothed RTT (ms). */
   rtt: number;
   rttVar: number;
+  /** The most recent RTT sample (ms; 0 before the first). */
+  latestRtt: number;
   rto: number;
   cwnd: number;
   bytesInFlight: number;
@@ -39,6 +42,8 @@ export interface ConnectionStats extends ConnectionCounters {
   /** Base one-way delay (ms, includes the clock offset between the peers). */
   baseDelay: number;
   slowStart: boolean;
+  /** The queueing delay the congestion controller aims for (ms: LEDBAT's target). */
+  targetDelay: number;
   /** SACKed packets above a hole that declare it lost now: 3, more while the path reorders. */
   reorderThreshold: number;
   /** Largest datagram this connection sends now (lowered by EMSGSIZE from the OS). */

@@ -11,6 +11,8 @@
  * sender's digest comes last so the file is read only once; each end compares the two digests.
  */
 
+import { CliError } from './command.js';
+
 export const HEADER_PREFIX = 'microtp-file/1 ';
 export const MAX_LINE = 4096;
 
@@ -43,7 +45,7 @@ export function parseDigestLine(line: string | undefined): string | Error {
   if (line === undefined) return new Error('the peer closed without sending its sha256');
   const match = /^sha256 ([0-9a-f]{64})$/.exec(line);
   if (match) return match[1]!;
-  if (line.startsWith('error ')) return new Error(`the peer refused: ${line.slice(6)}`);
+  if (line.startsWith('error ')) return new CliError(`the peer refused: ${line.slice(6)}`);
   return new Error(`an unexpected line from the peer: ${JSON.stringify(line.slice(0, 80))}`);
 }
 

@@ -38,6 +38,7 @@ async function run(argv: string[]): Promise<number> {
     if (!values.quiet) process.stderr.write(`microtp listen: ${text}\n`);
   };
   const address = await resolveHost(host);
+  const interrupt = watchInterrupt();
   const server = createServer({ allowHalfOpen: true });
   server.listen(port, address);
   await once(server, 'listening').catch((error: unknown) => {
@@ -46,7 +47,6 @@ async function run(argv: string[]): Promise<number> {
   say(`listening on ${formatAddress(address, boundPort(server))}`);
 
   const feeder = new InputFeeder(process.stdin);
-  const interrupt = watchInterrupt();
   // Connections queue here while one is served: unread, their windows close and peers wait.
   const connections = on(server, 'connection') as AsyncIterableIterator<[Socket]>;
   let failed = false;

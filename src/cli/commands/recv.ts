@@ -47,7 +47,8 @@ async function run(argv: string[]): Promise<number> {
     if (!values.json) process.stderr.write(text + '\n');
   };
   const address = await resolveHost(host);
-
+  // Ctrl-C from here on ends with a summary (even before anyone connected).
+  const interrupt = watchInterrupt();
   const server = createServer({ allowHalfOpen: true });
   server.listen(port, address);
   await once(server, 'listening').catch((error: unknown) => {
@@ -91,7 +92,7 @@ async function run(argv: string[]): Promise<number> {
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         const why = code === 'EEXIST' ? `${file} exists (choose another name with -o <file>)` : `cannot write ${file} (${code})`;
-        socket.end(`error ${why}\n`);
+        await refuse(socket, why);
         throw new CliError(why);
       }
       output = stream;
@@ -122,7 +123,6 @@ async function run(argv: string[]): Promise<number> {
     if (!socket.destroyed) await once(socket, 'close');
   };
 
-  const interrupt = watchInterrupt();
   let outcome: 'done' | 'interrupted' | Error;
   try {
     outcome = (await untilInterrupted(transfer(), interrupt)) ?? 'done';
@@ -156,6 +156,17 @@ async function run(argv: string[]): Promise<number> {
   else process.stderr.write(formatReport(report));
   if (outcome === 'interrupted') return EXIT_INTERRUPTED;
   return outcome === 'done' && report.sha256.match ? EXIT_OK : EXIT_FAILURE;
+}
+
+/** Tells the sender why (an `error` line and our FIN), waiting briefly for it to be delivered. */
+async function refuse(socket: Socket, why: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await new Promise<void>((resolve) => {
+    socket.end(`error ${why}\n`, resolve);
+    socket.once('close', resolve);
+    timer = setTimeout(resolve, 2000);
+  });
+  clearTimeout(timer);
 }
 
 export default { summary: 'receive a file from "microtp send"', usage, run } satisfies Command;

@@ -61,6 +61,8 @@ async function run(argv: string[]): Promise<number> {
   let lastStats: ConnectionStats | undefined;
   let localSha256: string | null = null;
   let peerSha256: string | null = null;
+  /** The receiver's answer if it came before we finished (a refusal: the reason to report). */
+  let early: string | Error | undefined;
 
   const transfer = async (): Promise<void> => {
     await once(socket, 'connect').catch((error: unknown) => {
@@ -71,7 +73,6 @@ async function run(argv: string[]): Promise<number> {
     const reader = new StreamReader(socket);
     // Read the reply from the start: a receiver that refuses (file exists) answers at once.
     const reply = reader.readLine(MAX_LINE);
-    let early: string | Error | undefined;
     reply.then((line) => (early = parseDigestLine(line)), (error: Error) => (early = error));
 
     socket.write(encodeHeader({ name: basename(file), size }));
@@ -106,7 +107,9 @@ async function run(argv: string[]): Promise<number> {
   try {
     outcome = (await untilInterrupted(transfer(), interrupt)) ?? 'done';
   } catch (error) {
-    outcome = socketError && !(error instanceof CliError) ? new CliError(explainError(socketError, peer)) : (error as Error);
+    // A refusal from the receiver explains the reset that follows it; a reset alone gets explained.
+    if (early instanceof Error) outcome = early;
+    else outcome = socketError && !(error instanceof CliError) ? new CliError(explainError(socketError, peer)) : (error as Error);
   } finally {
     interrupt.dispose();
   }

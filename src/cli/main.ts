@@ -66,6 +66,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that goes away (`microtp listen 6881 | head -c 100`) is the end of our output, not a crash.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 const code = await main(process.argv.slice(2));
 // Exit once stdout has taken everything: a handle left open (a terminal on stdin) must not
 // keep the command alive, and the data written must not be cut short.

@@ -27,7 +27,7 @@ Options:
   --qlog <dir>         write a qlog trace of the connection into <dir> (MICROTP_QLOG)
   -h, --help           this text
 
-Port 0 picks a free port (printed). For IPv6 give the host: microtp recv :: 6881.
+Port 0 picks a free port (printed, except with --json). For IPv6 give the host: microtp recv :: 6881.
 
 Example:
   microtp recv 6881 -o ubuntu.iso`;

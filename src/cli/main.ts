@@ -8,12 +8,13 @@ import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type Command }
 import bench from './commands/bench.js';
 import connect from './commands/connect.js';
 import listen from './commands/listen.js';
+import plot from './commands/plot.js';
 import recv from './commands/recv.js';
 import send from './commands/send.js';
 import { version } from './version.js';
 
 /** Subcommands by name, in the order the usage lists them. */
-const commands: Record<string, Command> = { listen, connect, send, recv, bench };
+const commands: Record<string, Command> = { listen, connect, send, recv, bench, plot };
 
 function overallUsage(): string {
   const width = Math.max(...Object.keys(commands).map((name) => name.length));

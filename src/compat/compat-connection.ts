@@ -34,7 +34,7 @@ export interface ConnectionExtras {
    *
    * @example
    * ```ts
-   * connection.setContentSize(pieceLength); // accepted, no effect
+   * connection.setContentSize(16384); // accepted, no effect
    * ```
    */
   setContentSize(size: number): CompatConnection;

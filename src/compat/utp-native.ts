@@ -91,7 +91,7 @@ export interface Utp {
    * ```ts
    * const connection = utp.connect(6881, '127.0.0.1');
    * connection.on('connect', () => connection.end('hello'));
-   * connection.on('error', (error) => console.error(error.code));
+   * connection.on('error', (error: NodeJS.ErrnoException) => console.error(error.code));
    * ```
    */
   connect(port: number, host?: string | null, options?: UtpNativeOptions | null): CompatConnection;

@@ -7,7 +7,7 @@
  * both ways plus any other datagrams (DHT, trackers). Errors carry a `code` ({@link UtpErrorCode}).
  *
  * `require('microtp')` and `microtp/utp-native` give utp-native's callable API instead:
- * see the {@link "microtp/utp-native"} module.
+ * see the {@link "microtp/utp-native" | microtp/utp-native} module.
  *
  * @example An echo server and a client
  * ```ts

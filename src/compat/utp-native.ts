@@ -6,7 +6,7 @@
  * `require('microtp')` and `require('microtp/utp-native')` return the same {@link utp} function,
  * so `npm install utp-native@npm:microtp` lets code written for utp-native (webtorrent,
  * bittorrent-dht's socket option...) run on microtp unchanged. The `import` API of `microtp`
- * itself stays net-like (the {@link "microtp"} module).
+ * itself stays net-like (the {@link "microtp" | microtp} module).
  *
  * @example
  * ```js

@@ -78,7 +78,7 @@ export function createServer(options?: ServerOptions | ((socket: Socket) => void
  * socket.listen(6881, () => {
  *   const out = socket.connect(51413, '127.0.0.1'); // outgoing µTP from port 6881
  *   out.on('error', (error) => console.error(error));
- *   socket.send(Buffer.from('d1:ad2:id20:...e1:q4:pinge'), 6882, '127.0.0.1');
+ *   socket.send(Buffer.from('d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe'), 6882, '127.0.0.1'); // a DHT ping
  * });
  * ```
  */

@@ -89,7 +89,8 @@ export interface MessageInfo {
  * socket.on('message', (data, rinfo) => console.log('DHT message from', rinfo.address));
  * socket.on('connection', (connection) => connection.pipe(connection));
  * socket.listen(6881, () => {
- *   socket.send(Buffer.from('d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe'), 0, 58, 6882, '127.0.0.1');
+ *   const ping = Buffer.from('d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe');
+ *   socket.send(ping, 0, ping.length, 6882, '127.0.0.1');
  * });
  * ```
  */

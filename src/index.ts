@@ -108,4 +108,7 @@ export type {
   RetransmitMessage,
   TimeoutMessage,
   WindowMessage,
+  PacketTypeName,
 } from './trace/channels.js';
+export type { PacketVerdict } from './protocol/tracer.js';
+export type { ConnectionState } from './protocol/connection.js';

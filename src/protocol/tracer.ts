@@ -4,7 +4,10 @@ import type { UtpError } from './errors.js';
 import type { Packet } from './packet.js';
 import type { RttEstimator } from './rtt.js';
 
-/** What the connection made of a packet addressed to it (see `Connection.classify`). */
+/**
+ * What the connection made of a packet addressed to it: `valid` (used), `duplicate` (already had
+ * it: acked again, else ignored), `invalid` (outside what the connection can accept: dropped).
+ */
 export type PacketVerdict = 'valid' | 'duplicate' | 'invalid';
 
 /**

@@ -83,6 +83,7 @@ export interface TracedConnection {
 
 /** What every trace message carries: whose event it is, and when. */
 export interface TraceMessage {
+  /** The connection the event belongs to: the same object for all its events. */
   connection: TracedConnection;
   /** ms, `performance.now()` clock. */
   time: number;

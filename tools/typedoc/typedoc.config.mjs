@@ -42,4 +42,7 @@ export default {
   // What Socket implements for the UDP driver: internal, never part of the API.
   intentionallyNotExported: ['ConnectionOwner'],
   treatWarningsAsErrors: true,
+  // Source links need a git remote TypeDoc recognises (a GitHub/GitLab URL); a clone of a local
+  // path (CI's) has none, and the warning would fail the build. The pages still name each file.
+  disableSources: true,
 };

@@ -1,0 +1,121 @@
+/**
+ * The default controller's slowdown cycle, driven ack by ack (no network): when slowdowns fall,
+ * how long they hold, what they regain, and how losses, undos and idle periods inside one are
+ * treated. The network-level outcome (fairness, delay, drift) is in fairness.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { LedbatPlusPlus } from '../../src/protocol/congestion/ledbat-plus-plus.js';
+
+const PACKET = 1400;
+const RTT = 100;
+/** One-way delay samples (µs): 20 ms of path, plus the queue. */
+const sample = (queueMs: number): number => 20_000 + queueMs * 1000;
+
+interface Driven {
+  cc: LedbatPlusPlus;
+  now: number;
+  /** When each slowdown began (the window dropped to the floor). */
+  slowdowns: number[];
+}
+
+/**
+ * Acks one packet per RTT / window-in-packets, window-limited, with the queue at `queueMs` while
+ * the window is above the floor; records slowdowns. The flight after each ack is the window, so
+ * a slowdown's floor is reached at once (its drain counts from the first ack).
+ */
+function drive(d: Driven, until: number, queueMs: (d: Driven) => number): void {
+  while (d.now < until) {
+    const before = d.cc.window;
+    const packets = Math.max(1, before / PACKET);
+    d.now += RTT / packets;
+    d.cc.onAck(PACKET, sample(queueMs(d)), before, RTT, d.now, RTT);
+    if (before > 2 * PACKET && d.cc.window === 2 * PACKET) d.slowdowns.push(d.now);
+  }
+}
+
+/** Acks on an empty queue until slow start ends; the window it ended with. */
+function regain(d: Driven): number {
+  for (let i = 0; i < 10_000 && d.cc.inSlowStart; i++) {
+    const before = d.cc.window;
+    d.now += RTT / Math.max(1, before / PACKET);
+    d.cc.onAck(PACKET, sample(0), before, RTT, d.now, RTT);
+  }
+  return d.cc.window;
+}
+
+/** Runs to the next slowdown; the window just before it. */
+function untilSlowdown(d: Driven): number {
+  const count = d.slowdowns.length;
+  let before = d.cc.window;
+  while (d.slowdowns.length === count) {
+    before = d.cc.window;
+    const packets = Math.max(1, before / PACKET);
+    d.now += RTT / packets;
+    d.cc.onAck(PACKET, sample(80), before, RTT, d.now, RTT);
+    if (before > 2 * PACKET && d.cc.window === 2 * PACKET) d.slowdowns.push(d.now);
+  }
+  return before;
+}
+
+function start(epochOffset = 0): Driven {
+  const d: Driven = { cc: new LedbatPlusPlus(PACKET, { epochOffset }), now: 0, slowdowns: [] };
+  // Slow start until the queue says stop: 80 ms > 3/4 of the target.
+  drive(d, 2_000, (x) => (x.cc.inSlowStart && x.cc.window < 60 * PACKET ? 0 : 80));
+  return d;
+}
+
+describe('LEDBAT++ slowdowns', () => {
+  test('fall on common wall-clock epochs: flows that started apart, in processes with other clocks, slow down together', () => {
+    const a = start(0);
+    // Another process: its clock started 12,345.6 ms later, and its flow 700 ms later still.
+    const b: Driven = { cc: new LedbatPlusPlus(PACKET, { epochOffset: 12_345.6 }), now: -12_345.6 + 700, slowdowns: [] };
+    drive(b, -12_345.6 + 2_700, (x) => (x.cc.inSlowStart && x.cc.window < 60 * PACKET ? 0 : 80));
+    drive(a, 30_000, () => 80);
+    drive(b, 30_000 - 12_345.6, () => 80);
+    const wallA = a.slowdowns.map((t) => t);
+    const wallB = b.slowdowns.map((t) => t + 12_345.6);
+    assert.ok(wallA.length >= 5, `slowdowns of a: ${wallA.join(', ')}`);
+    const shared = wallA.filter((t) => wallB.some((u) => Math.abs(u - t) < 2 * RTT));
+    assert.ok(shared.length >= wallA.length - 2, `a ${wallA.map((t) => t.toFixed(0)).join(', ')}; b ${wallB.map((t) => t.toFixed(0)).join(', ')}`);
+    for (const t of wallA.slice(1)) assert.ok(t % 1000 < 2 * RTT, `slowdown at ${t} is not just after a whole second`);
+  });
+
+  test('a periodic slowdown ends three acks after the drain, and regains 70% of the window by slow start', () => {
+    const d = start();
+    drive(d, 10_000, () => 80);
+    const before = untilSlowdown(d);
+    const began = d.now;
+    let acks = 0;
+    while (d.cc.window === 2 * PACKET) {
+      d.now += 10;
+      d.cc.onAck(PACKET, sample(0), 2 * PACKET, RTT, d.now, 20);
+      acks++;
+    }
+    assert.ok(acks <= 4, `held ${acks} acks after draining`);
+    assert.ok(d.now - began < 2 * RTT, 'held the full two RTTs of the first slowdown');
+    assert.equal(d.cc.inSlowStart, true);
+    const regained = regain(d);
+    assert.ok(Math.abs(regained - 0.7 * before) < 2 * PACKET, `regained ${regained} of ${before}`);
+  });
+
+  test('an undo during a slowdown does not restore the old window into it; a loss there halves what it regains', () => {
+    const d = start();
+    drive(d, 10_000, () => 80);
+    const before = untilSlowdown(d);
+    assert.equal(d.cc.onLoss(d.now - 1, d.now), true);
+    d.cc.onSpuriousLoss();
+    assert.ok(d.cc.window <= 2 * PACKET, `window ${d.cc.window} inside the slowdown`);
+    for (let i = 0; i < 5; i++) d.cc.onAck(PACKET, sample(0), 0, RTT, (d.now += 10), 20);
+    const regained = regain(d);
+    assert.ok(Math.abs(regained - 0.35 * before) < 2 * PACKET, `regained ${regained} of ${before} after a loss in the slowdown`);
+  });
+
+  test('an idle period during a slowdown decays the window from before it, not from the floor', () => {
+    const d = start();
+    drive(d, 10_000, () => 80);
+    const before = untilSlowdown(d);
+    d.cc.onIdle(1, d.now + 1_000);
+    assert.ok(Math.abs(d.cc.window - (2 / 3) * before) < PACKET, `window ${d.cc.window} after one idle period from ${before}`);
+  });
+});

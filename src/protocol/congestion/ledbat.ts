@@ -54,6 +54,8 @@ export class Ledbat implements CongestionController {
   private readonly decreaseAbove: number;
   private readonly decreaseFactor: number;
   private readonly gainRamp: number;
+  /** When an ACK last found the window full (ms), for the gain ramp. */
+  private windowLimitedAt = 0;
   /** When the delay was last at or above the target (ms), for the gain ramp. */
   private lastAtTarget = 0;
   protected slowStart = true;
@@ -107,8 +109,11 @@ export class Ledbat implements CongestionController {
     }
     const share = Math.min(ackedBytes, this.window) / this.window;
     // Only time spent window-limited below the target ramps the gain up: a sender that was held
-    // back by its application for a minute must not come back with a minute's worth of ramp.
-    if (offTarget <= 0 || !windowLimited) this.lastAtTarget = now;
+    // back by its application for a minute must not come back with a minute's worth of ramp. A
+    // real sender is a packet or a few short of its window on a few ACKs in a hundred (ACKs
+    // batched, the pacer): only an RTT without being window-limited counts as held back.
+    if (windowLimited) this.windowLimitedAt = now;
+    if (offTarget <= 0 || now - this.windowLimitedAt > rtt) this.lastAtTarget = now;
     let gainPerRtt = MAX_GAIN_PER_RTT;
     if (this.gainRamp > 0 && rtt > 0) {
       // The same for every flow (it depends on time, not on the window): an equal additive

@@ -12,7 +12,7 @@ import { WriteQueue } from './write-queue.js';
 import { seqAdd, seqDiff } from './seq.js';
 import { ConnectionTimers } from './connection-timers.js';
 import { NOT_SCHEDULED } from './deadline-heap.js';
-import { LossDetector, MIN_TAIL_LOSS_DELAY } from './loss-detection.js';
+import { LossDetector, MIN_TAIL_LOSS_DELAY, type LossHost } from './loss-detection.js';
 import { Pacer } from './pacer.js';
 import { newCounters, type ConnectionCounters, type ConnectionStats } from './stats.js';
 import { delaySample, timestampDifference, timestampMicros } from './time.js';
@@ -95,6 +95,42 @@ const SACK_RESERVE = 6;
 const PACKET_SIZE_STEPS = [1400, 1280, 1232, 1024];
 
 /**
+ * Scratch header fields, filled and encoded within one call (headerFields, then encodeHeaderInto)
+ * and never kept: one for all connections rather than 88 bytes in each (issue 9).
+ */
+const HEADER_FIELDS: HeaderFields = {
+  type: PacketType.State,
+  connectionId: 0,
+  timestamp: 0,
+  timestampDifference: 0,
+  windowSize: 0,
+  seq: 0,
+  ack: 0,
+  selectiveAck: undefined,
+};
+
+/** What the send errors the OS reported so far left behind (see Connection.onSendError). */
+interface SendFailure {
+  errors: number;
+  sizeReductions: number;
+  /** Failed transmissions per seq_nr of DATA/FIN packets in the send buffer. */
+  failed: Map<number, number>;
+  /** Persistent-error streak: when its first failure happened (ms) and its length. */
+  streakStart: number;
+  streak: number;
+  /**
+   * Refused packets await their re-split (an older oversized packet is still in flight, or
+   * reports are still to come): no new data goes out meanwhile, as a packet that passed behind
+   * the refused ones would forbid renumbering them for good (see resplitOversized).
+   */
+  waiting: boolean;
+}
+
+function newSendFailure(): SendFailure {
+  return { errors: 0, sizeReductions: 0, failed: new Map(), streakStart: -Infinity, streak: 0, waiting: false };
+}
+
+/**
  * One µTP connection's state machine.
  *
  * Calling contract: the endpoint feeds it packets addressed to it (`handlePacket`) and expired
@@ -103,7 +139,7 @@ const PACKET_SIZE_STEPS = [1400, 1280, 1232, 1024];
  * calls `write`, `end`, `abort` and `setApplicationBuffered`. Output goes to the host's outbox and
  * event queue; nothing is sent or emitted synchronously to the caller.
  */
-export class Connection {
+export class Connection implements LossHost {
   state: ConnectionState;
   readonly remote: Remote;
   /** Connection id we receive on (demultiplexing key). */
@@ -263,7 +299,7 @@ export class Connection {
     }
     this.ackFloor = this.ackFloorNext = seqAdd(this.sendBuffer.oldest, -1);
     this.ackFloorAt = now;
-    this.loss = new LossDetector(this.sendBuffer, this.rttEstimator, this.cc, this.counters, this.timers, { markLost: (out) => this.markLost(out), requestFlush: () => this.requestFlush(), sendProbe: (out, at) => this.sendProbe(out, at) }, this.ackFloor);
+    this.loss = new LossDetector(this.sendBuffer, this.rttEstimator, this.cc, this.counters, this.timers, this, this.ackFloor);
   }
 
   // ---------------------------------------------------------------- application side
@@ -355,8 +391,8 @@ export class Connection {
       ...this.cc.stats?.(),
       reorderThreshold: this.loss.reorderThreshold,
       packetSize: this.config.packetSize,
-      packetSizeReductions: this.sendFailure.sizeReductions,
-      sendErrors: this.sendFailure.errors,
+      packetSizeReductions: this.sendFailure?.sizeReductions ?? 0,
+      sendErrors: this.sendFailure?.errors ?? 0,
     };
   }
 
@@ -429,7 +465,7 @@ export class Connection {
       this.close(undefined, true);
     }
     // A waiting re-split is retried at the flush: this ACK may have taken what blocked it.
-    if (this.ackPending || this.resendsPending > 0 || this.writeQueue.length > 0 || this.finState === 'queued' || this.sendFailure.waiting) this.requestFlush();
+    if (this.ackPending || this.resendsPending > 0 || this.writeQueue.length > 0 || this.finState === 'queued' || this.sendFailure?.waiting === true) this.requestFlush();
   }
 
   /**
@@ -662,14 +698,14 @@ export class Connection {
     return acked;
   }
 
-  /** A tail-loss probe: `out` goes again now, still counted in flight (it never left it). */
-  private sendProbe(out: OutPacket, now: number): void {
+  /** LossHost (for this.loss only). A tail-loss probe: `out` goes again now, still counted in flight (it never left it). */
+  sendProbe(out: OutPacket, now: number): void {
     this.counters.retransmits++;
     this.transmitData(out, now);
   }
 
-  /** Marks a packet for resend (a loss detector's or the timeout's decision). */
-  private markLost(out: OutPacket): void {
+  /** LossHost (for this.loss only). Marks a packet for resend (a loss detector's or the timeout's decision). */
+  markLost(out: OutPacket): void {
     out.needsResend = true;
     this.resendsPending++;
     this.bytesInFlight -= out.payload.length;
@@ -741,7 +777,8 @@ export class Connection {
 
   // ---------------------------------------------------------------- output
 
-  private requestFlush(): void {
+  /** LossHost (for this.loss), and everything here that leaves something to send. */
+  requestFlush(): void {
     if (this.dirty) return;
     this.dirty = true;
     this.host.markDirty(this);
@@ -752,7 +789,7 @@ export class Connection {
     this.dirty = false;
     let sentData = false;
     // Acks may have taken the older oversized packets a waiting re-split was blocked on.
-    if (this.sendFailure.waiting && this.state === 'connected' && !this.resplitOversized(now)) return;
+    if (this.sendFailure?.waiting === true && this.state === 'connected' && !this.resplitOversized(now)) return;
     if (this.state === 'connected') sentData = this.sendAllowed(now);
     const mayAck = this.state !== 'syn-sent' && this.state !== 'syn-recv';
     // A DATA packet's selective ACK is cut to fit packetSize: the whole one follows on a STATE.
@@ -813,7 +850,7 @@ export class Connection {
         sent = true;
         continue;
       }
-      if (this.sendFailure.waiting) break; // see sendFailure.waiting
+      if (this.sendFailure?.waiting === true) break; // see SendFailure.waiting
       if (this.writeQueue.length > 0) {
         if (this.sendBuffer.full) break;
         const size = Math.min(maxPayload, this.writeQueue.length);
@@ -950,17 +987,6 @@ export class Connection {
     return Math.max(0, this.config.receiveBufferSize - this.applicationBuffered - this.recvBuffer.bytes);
   }
 
-  private readonly fields: HeaderFields = {
-    type: PacketType.State,
-    connectionId: 0,
-    timestamp: 0,
-    timestampDifference: 0,
-    windowSize: 0,
-    seq: 0,
-    ack: 0,
-    selectiveAck: undefined,
-  };
-
   /**
    * Sends a packet with fresh header fields, header and payload copied into one new datagram
    * buffer. A fresh buffer per transmission, never one rewritten in place: the OS may still hold
@@ -983,7 +1009,7 @@ export class Connection {
 
   /** Header fields for a packet sent now: ack_nr, window, timestamps and SACK are always current. */
   private headerFields(type: PacketType, seq: number, now: number, payloadLength: number): HeaderFields {
-    const f = this.fields;
+    const f = HEADER_FIELDS;
     f.type = type;
     f.connectionId = this.sendId;
     f.timestamp = timestampMicros(now);
@@ -1115,21 +1141,8 @@ export class Connection {
   // ---------------------------------------------------------------- send errors (from the driver)
   // Kept apart from the rest of the state machine: it touches the send buffer only to re-split.
 
-  private readonly sendFailure = {
-    errors: 0,
-    sizeReductions: 0,
-    /** Failed transmissions per seq_nr of DATA/FIN packets in the send buffer. */
-    failed: new Map<number, number>(),
-    /** Persistent-error streak: its first and latest failure time (ms) and length. */
-    streakStart: -Infinity,
-    streak: 0,
-    /**
-     * Refused packets await their re-split (an older oversized packet is still in flight, or
-     * reports are still to come): no new data goes out meanwhile, as a packet that passed behind
-     * the refused ones would forbid renumbering them for good (see resplitOversized).
-     */
-    waiting: false,
-  };
+  /** Created at the first send error: most connections never see one (issue 9's memory per connection). */
+  private sendFailure: SendFailure | undefined = undefined;
 
   /**
    * The OS refused a datagram this connection sent. The driver reports each failure once,
@@ -1142,7 +1155,7 @@ export class Connection {
    */
   onSendError(code: string, datagram: Uint8Array, now: number): void {
     if (this.state === 'closed') return;
-    const f = this.sendFailure;
+    const f = (this.sendFailure ??= newSendFailure());
     f.errors++;
     if (code === 'ENOBUFS' || code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR') return;
     if (code === 'EMSGSIZE' && this.onMessageTooBig(datagram, now)) return;
@@ -1166,7 +1179,7 @@ export class Connection {
     const v6 = this.remote.family === 'IPv6' && !this.remote.address.startsWith('::ffff:'); // mapped IPv4 is IPv4
     const floor = v6 ? IPV6_PACKET_SIZE : 576;
     if (size <= floor) return false;
-    const f = this.sendFailure;
+    const f = this.sendFailure!;
     if (this.config.packetSize >= size) {
       let next = floor;
       for (const step of PACKET_SIZE_STEPS) {
@@ -1198,7 +1211,7 @@ export class Connection {
    * Returns false when the connection failed.
    */
   private resplitOversized(now: number): boolean {
-    const f = this.sendFailure;
+    const f = this.sendFailure!;
     const buffer = this.sendBuffer;
     const maxPayload = this.maxPayload;
     for (const seq of f.failed.keys()) if (!buffer.get(seq)) f.failed.delete(seq);

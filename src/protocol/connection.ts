@@ -268,6 +268,8 @@ export class Connection implements LossHost {
     syn?: Packet;
     /** For acceptors: send the STATE now (false when re-created from a SYN cookie). */
     answer?: boolean;
+    /** For initiators: the SYN waits for `startHandshake` (the endpoint's HandshakeLimit). */
+    deferSyn?: boolean;
   }) {
     const { config, host, remote, isn, now, syn } = options;
     this.config = config;
@@ -292,7 +294,7 @@ export class Connection implements LossHost {
       this.ackNr = 0;
       this.peerSeqHigh = 0;
       this.peerWindow = config.packetSize;
-      this.sendSyn(now);
+      if (options.deferSyn !== true) this.sendSyn(now);
     } else {
       // Acceptor: our STATE carries the ISN without consuming it; our first DATA reuses it.
       this.state = 'syn-recv';
@@ -366,7 +368,8 @@ export class Connection implements LossHost {
       this.orphaned = true;
       return;
     }
-    if (this.state !== 'syn-recv') this.sendHeader(PacketType.Reset, this.sendBuffer.next, now, undefined);
+    // Not for a connection whose SYN never left (it waited for a handshake slot): no peer knows it.
+    if (this.state !== 'syn-recv' && !(this.state === 'syn-sent' && this.synTransmits === 0)) this.sendHeader(PacketType.Reset, this.sendBuffer.next, now, undefined);
     this.close(undefined, false);
   }
 
@@ -968,6 +971,11 @@ export class Connection implements LossHost {
   private sendState(now: number): void {
     // STATE carries the next seq_nr without consuming it.
     this.sendHeader(PacketType.State, this.sendBuffer.next, now, undefined);
+  }
+
+  /** An initiator created with `deferSyn` may handshake now: its first SYN goes out. */
+  startHandshake(now: number): void {
+    if (this.state === 'syn-sent' && this.synTransmits === 0) this.sendSyn(now);
   }
 
   private sendSyn(now: number): void {

@@ -4,6 +4,9 @@ import { SEQ_MASK, seqAdd, seqDiff } from './seq.js';
 /** Slots allocated at the first push (none before: an idle connection holds no ring at all). */
 const INITIAL_SLOTS = 16;
 
+/** The ring of every send buffer that never held a packet: shared, never written (push grows first). */
+const NO_SLOTS: (OutPacket | undefined)[] = [];
+
 /** A DATA or FIN packet we sent and the peer has not acknowledged yet. */
 export interface OutPacket {
   seq: number;
@@ -27,7 +30,7 @@ export interface OutPacket {
  * 64 eager slots were ~560 bytes, an eighth of an idle connection end (issue 9).
  */
 export class SendBuffer {
-  private slots: (OutPacket | undefined)[] = [];
+  private slots: (OutPacket | undefined)[] = NO_SLOTS;
   private mask = 0;
   /** Oldest unacknowledged seq_nr. */
   oldest: number;

@@ -1,7 +1,8 @@
 // `npm run bench`: every benchmark, one after another, each in its own process so one's
 // sockets, timers and CPU use do not leak into the next. Pick with BENCH_SUITES (comma list,
 // default all): throughput (loopback, vs utp-native and udx-native), impaired (seeded lossy
-// relay, vs libutp), bottleneck (tbf router in network namespaces, vs libutp and TCP cubic;
+// relay, vs libutp), bottleneck (tbf router in network namespaces, vs libutp and TCP cubic, and
+// several flows of one stack: latecomer, four flows (issue 8);
 // needs root, skips itself otherwise), fuzz (10^6 mutated datagrams into a simulated live
 // pair, 10^6 blind injections into a live transfer, 10^6 spoofed SYN-cookie guesses; bench/fuzz.ts),
 // webtorrent (the real webtorrent 2.x/3.x with libtorrent, over microtp vs over utp-native;

@@ -18,8 +18,8 @@ export interface Panel {
   note?: string;
   /** Fix the top of the y axis; else from the data (clipped at the 99.5th percentile x 1.1). */
   yMax?: number;
-  /** Vertical markers, e.g. the measurement window. */
-  vlines?: Array<{ x: number; label?: string }>;
+  /** Vertical markers, e.g. the measurement window or where a flow starts (label at the bottom). */
+  vlines?: Array<{ x: number; label?: string; color?: string }>;
 }
 
 const W = 560; // panel width incl. margins
@@ -57,7 +57,9 @@ function panelSvg(p: Panel, ox: number, oy: number): string {
   parts.push(`<text x="${x0}" y="${oy + 17}" font-size="13" font-weight="bold">${esc(p.title)}</text>`);
   parts.push(`<rect x="${x0}" y="${y0}" width="${pw}" height="${ph}" fill="#fff" stroke="#888"/>`);
   const ystep = niceStep(ymax, 5);
-  for (let y = 0; y <= ymax + 1e-9; y += ystep) {
+  // A panel that only carries a note has no y scale to show.
+  const noData = p.note !== undefined && p.series.every((s) => s.points.length === 0) && !p.hlines?.length;
+  for (let y = 0; !noData && y <= ymax + 1e-9; y += ystep) {
     parts.push(`<line x1="${x0}" x2="${x0 + pw}" y1="${sy(y).toFixed(1)}" y2="${sy(y).toFixed(1)}" stroke="#eee"/>`);
     parts.push(`<text x="${x0 - 5}" y="${(sy(y) + 4).toFixed(1)}" font-size="10" text-anchor="end">${+y.toPrecision(6)}</text>`);
   }
@@ -71,7 +73,9 @@ function panelSvg(p: Panel, ox: number, oy: number): string {
     `<text x="${ox + 13}" y="${y0 + ph / 2}" font-size="10" text-anchor="middle" transform="rotate(-90 ${ox + 13} ${y0 + ph / 2})">${esc(p.yLabel)}</text>`,
   );
   for (const v of p.vlines ?? []) {
-    parts.push(`<line x1="${sx(v.x).toFixed(1)}" x2="${sx(v.x).toFixed(1)}" y1="${y0}" y2="${y0 + ph}" stroke="#bbb" stroke-dasharray="2,3"/>`);
+    parts.push(`<line x1="${sx(v.x).toFixed(1)}" x2="${sx(v.x).toFixed(1)}" y1="${y0}" y2="${y0 + ph}" stroke="${v.color ?? '#bbb'}" stroke-dasharray="2,3"/>`);
+    // Labels sit under the top edge, right of their line (legends are at the left).
+    if (v.label) parts.push(`<text x="${(sx(v.x) + 3).toFixed(1)}" y="${y0 + ph - 5}" font-size="9" fill="${v.color ?? '#666'}">${esc(v.label)}</text>`);
   }
   for (const h of p.hlines ?? []) {
     const y = sy(h.y).toFixed(1);

@@ -3,9 +3,16 @@ import { Socket } from '../node/socket.js';
 import { UtpError } from '../protocol/errors.js';
 
 /**
- * utp-native's connection extras on a microtp Socket. Added to the instance (the same three
- * function objects for every connection: no closures) rather than by subclassing, because the
- * SharedSocket creates its Sockets itself; the `import` API's Socket stays net-like.
+ * utp-native's connection methods that a `net`-like socket lacks, on each
+ * {@link CompatConnection}. (Added to the instance, the same three function objects for every
+ * connection, rather than by subclassing, because the SharedSocket creates its Sockets itself;
+ * the `import` API's Socket stays net-like.)
+ *
+ * @example
+ * ```ts
+ * const connection = utp.connect(6881, '127.0.0.1');
+ * connection.setInteractive(true).setContentSize(1 << 20); // chainable, as in utp-native
+ * ```
  */
 export interface ConnectionExtras {
   /**
@@ -13,22 +20,61 @@ export interface ConnectionExtras {
    * reads (its own code ignored the argument and always batched). microtp always delivers data as
    * it arrives, so the closest real knob is the sending side: interactive turns Nagle's
    * coalescing of small writes off (setNoDelay(true)), false turns it back on (the default).
+   *
+   * @example
+   * ```ts
+   * connection.setInteractive(true); // a chat-like protocol: small writes leave at once
+   * ```
    */
   setInteractive(interactive: boolean): CompatConnection;
   /**
    * utp-native: a hint that `size` bytes are coming, to batch reads until then. A no-op:
    * microtp does not hold received data back (Node's stream buffering already batches for
    * consumers that read in bulk). Kept so callers run unchanged.
+   *
+   * @example
+   * ```ts
+   * connection.setContentSize(16384); // accepted, no effect
+   * ```
    */
   setContentSize(size: number): CompatConnection;
   /**
    * utp-native: the minimum size of a delivered read (libutp's receive batching), NOT the size
    * of packets on the wire. A no-op for the same reason as setContentSize; mapping it onto
-   * microtp's wire packet size would be wrong (utp-native callers pass 65536).
+   * microtp's wire packet size would be wrong (utp-native callers pass 65536). To change the
+   * wire packet size, use the `packetSize` option of microtp's own API.
+   *
+   * @example
+   * ```ts
+   * connection.setPacketSize(65536); // accepted, no effect
+   * ```
    */
   setPacketSize(size: number): CompatConnection;
 }
 
+/**
+ * A connection of the utp-native API: a microtp {@link Socket} (a `stream.Duplex` like
+ * `net.Socket`) with utp-native's {@link ConnectionExtras} and its behaviours:
+ * - `destroy()` without an error closes gracefully, as libutp's `utp_close`: what was written
+ *   is still sent, then a FIN; the peer sees `'end'`, not `ECONNRESET`. The connection goes once
+ *   the peer acknowledged the FIN, or after about 10 s without hearing from it.
+ *   `destroy(error)` and a connection not open yet reset at once.
+ * - An `'error'` without a listener of yours does not crash the process (utp-native users often
+ *   add none): listeners you add still get every error.
+ * - An outgoing connection reports the `remoteAddress` and `remotePort` it was asked for until
+ *   the real ones are known.
+ *
+ * @example
+ * ```ts
+ * import utp from 'microtp/utp-native';
+ *
+ * const connection = utp.connect(6881, '127.0.0.1');
+ * connection.on('connect', () => {
+ *   connection.write('bye');
+ *   connection.destroy(); // 'bye' is still delivered, then a FIN
+ * });
+ * ```
+ */
 export type CompatConnection = Socket & ConnectionExtras;
 
 const extras: ConnectionExtras = {

@@ -4,15 +4,48 @@ import { validateHost, validatePort } from './args.js';
 import { SharedSocket, type SharedSocketOptions } from './shared-socket.js';
 import type { Socket } from './socket.js';
 
+/**
+ * Options of {@link connect}: where to connect, `net.connect`'s `timeout` and `signal`, and
+ * `allowHalfOpen` and the protocol tunables ({@link EndpointConfig}) for this connection.
+ *
+ * A connect with tunables or `allowHalfOpen` gets a UDP socket of its own (closed when the
+ * connection is gone); one without shares a pooled UDP socket per address family with every
+ * other such connect.
+ *
+ * @example
+ * ```ts
+ * import { connect } from 'microtp';
+ *
+ * const controller = new AbortController();
+ * const deadline = setTimeout(() => controller.abort(), 5000); // not connected within 5 s...
+ * const socket = connect({
+ *   port: 6881,
+ *   host: 'peer.example.org',
+ *   signal: controller.signal,
+ *   congestionControl: 'ledbat++',
+ * });
+ * socket.on('connect', () => {
+ *   clearTimeout(deadline);
+ *   socket.end('hello');
+ * });
+ * socket.on('error', (error: NodeJS.ErrnoException) => console.error(error.code)); // ...'ABORT_ERR'
+ * ```
+ */
 export interface ConnectOptions extends Omit<SharedSocketOptions, 'type'> {
+  /** The peer's UDP port (1 to 65535). */
   port: number;
+  /**
+   * The peer's IP address or host name (resolved with `dns.lookup`), default `127.0.0.1`. An
+   * IPv6 address connects from a `udp6` socket; a name resolves to IPv4.
+   */
   host?: string;
-  /** As net.connect: calls `socket.setTimeout(timeout)` ('timeout' after that long idle). */
+  /** As `net.connect`: calls `socket.setTimeout(timeout)` (`'timeout'` after that long idle). */
   timeout?: number;
   /**
    * Destroys the socket with an AbortError (`code: 'ABORT_ERR'`, `cause`: the signal's reason)
-   * when aborted, connecting or connected, as net.connect does. A connect deadline is
-   * `signal: AbortSignal.timeout(ms)`.
+   * when aborted, connecting or connected, as `net.connect` does: `AbortSignal.timeout(ms)`
+   * bounds the connection's whole life, not only the connect. For a connect deadline alone,
+   * abort an `AbortController` from a timer that `'connect'` clears (see the {@link ConnectOptions} example).
    */
   signal?: AbortSignal;
 }
@@ -43,7 +76,48 @@ export function pooledSocket(type: 'udp4' | 'udp6', allowHalfOpen = false): Shar
   return shared;
 }
 
+/**
+ * Opens an outgoing µTP connection, as `net.connect` opens a TCP one.
+ *
+ * Connections made this way share one UDP socket per address family (not one per connection),
+ * bound to an ephemeral port; it closes by itself when its last connection is gone, including
+ * one still finishing its FIN exchange in the background, and never keeps the process alive on
+ * its own. To connect from a known port, use {@link Server.connect} or {@link SharedSocket.connect}.
+ *
+ * @param options Where to connect and how ({@link ConnectOptions}).
+ * @param connectListener Added as a one-time `'connect'` listener.
+ * @returns The connecting {@link Socket}; failures (`ECONNREFUSED`, `ETIMEDOUT`, `ENOTFOUND`...)
+ *   arrive as its `'error'` event.
+ * @throws {@link UtpError} at once for bad arguments: `ERR_SOCKET_BAD_PORT`,
+ *   `ERR_INVALID_ARG_TYPE` (`host` not a non-empty string, `signal` not an `AbortSignal`),
+ *   `ERR_OUT_OF_RANGE` (`timeout`), `ERR_INVALID_ARG_VALUE` (`congestionControl`).
+ *
+ * @example
+ * ```ts
+ * import { connect } from 'microtp';
+ *
+ * const socket = connect({ port: 6881, host: '::1', timeout: 30_000 });
+ * socket.on('timeout', () => socket.destroy());
+ * socket.on('error', (error) => console.error(error));
+ * socket.end('hello');
+ * ```
+ */
 export function connect(options: ConnectOptions, connectListener?: () => void): Socket;
+/**
+ * Opens an outgoing µTP connection to `host`:`port`; see the first overload.
+ *
+ * @param port The peer's UDP port.
+ * @param host The peer's IP address or host name, default `127.0.0.1`.
+ * @param connectListener Added as a one-time `'connect'` listener.
+ *
+ * @example
+ * ```ts
+ * import { connect } from 'microtp';
+ *
+ * const socket = connect(6881, '127.0.0.1', () => socket.end('hello'));
+ * socket.pipe(process.stdout);
+ * ```
+ */
 export function connect(port: number, host?: string, connectListener?: () => void): Socket;
 export function connect(
   portOrOptions: number | ConnectOptions,

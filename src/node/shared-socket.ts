@@ -1,7 +1,7 @@
 import type dgram from 'node:dgram';
 import { lookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
-import { isIP } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import type { EndpointConfig } from '../protocol/config.js';
 import { IPV6_PACKET_SIZE } from '../protocol/config.js';
 import type { Connection } from '../protocol/connection.js';
@@ -16,20 +16,72 @@ function isIpLiteral(host: string): boolean {
   return isIP(percent < 0 ? host : host.slice(0, percent)) !== 0;
 }
 
+/**
+ * Options of {@link createSocket}: the UDP socket type, `allowHalfOpen` for its connections
+ * ({@link SocketOptions}) and the protocol tunables ({@link EndpointConfig}), each optional
+ * with the documented default.
+ *
+ * @example
+ * ```ts
+ * import { createSocket } from 'microtp';
+ *
+ * const socket = createSocket({
+ *   type: 'udp6',
+ *   allowHalfOpen: true,
+ *   idleTimeout: 60_000, // drop peers silent for a minute (default 180 s)
+ * });
+ * socket.listen(6881, '::');
+ * ```
+ */
 export interface SharedSocketOptions extends SocketOptions, Partial<EndpointConfig> {
+  /**
+   * `'udp4'` (the default) or `'udp6'`. A `udp6` socket uses a packet size of 1232 bytes unless
+   * {@link ConnectionConfig.packetSize} is given, and binds `::` by default.
+   */
   type?: 'udp4' | 'udp6';
   /** @internal Test seam: replaces dgram's `socket.send` for µTP datagrams (see UdpDriver). */
   udpSend?: SendFunction;
+  /**
+   * Write a qlog trace file per connection into this directory (docs/qlog.md). Default: the
+   * `MICROTP_QLOG` environment variable as it is when the socket is created; `false`: never.
+   */
+  qlog?: string | false;
 }
 
 /**
  * One UDP port for µTP and anything else (DHT, trackers, hole punching), as utp-native's
- * socket API and anacrolix/utp offer: `listen()` accepts µTP connections, `connect()` opens them
- * from the same port, `send()` and 'message' carry the datagrams that are not µTP.
+ * socket API and anacrolix/utp offer: {@link SharedSocket.listen} accepts µTP connections,
+ * {@link SharedSocket.connect} opens them from the same port, {@link SharedSocket.send} and
+ * `'message'` carry the datagrams that are not µTP. Make one with {@link createSocket}.
  *
- * Events: 'listening', 'connection' (Socket), 'message' (Buffer, rinfo), 'error', 'close'.
+ * Datagrams are told apart as libtorrent does, with RFC 7983's rule for STUN: µTP has type 0–4
+ * and version 1 in its first byte; bencoded messages start with `d`; a STUN message (magic
+ * cookie `0x2112A442` at bytes 4–7) is never µTP.
+ *
+ * Events:
+ * - `'listening'`: bound (as `dgram`'s event; accepting connections is {@link SharedSocket.listen}'s business).
+ * - `'connection'` ({@link Socket}): an incoming µTP connection, once listening.
+ * - `'message'` (`Buffer`, `dgram.RemoteInfo`): a datagram that is not µTP for this socket:
+ *   DHT, tracker, STUN, malformed µTP, or a µTP packet of no connection we have (hole punching).
+ * - `'error'` (`Error` with a `code`): a failed bind (`EADDRINUSE`...) or an error of the UDP socket.
+ * - `'close'`: the UDP socket closed (after {@link SharedSocket.close}, once its connections are gone).
+ *
+ * @example A DHT and µTP on one port
+ * ```ts
+ * import { createSocket } from 'microtp';
+ *
+ * const socket = createSocket('udp4');
+ * socket.on('message', (data, rinfo) => {
+ *   if (data[0] === 0x64) console.log('bencoded message from', rinfo.address, rinfo.port);
+ * });
+ * socket.on('connection', (peer) => peer.pipe(peer));
+ * socket.listen(6881, () => {
+ *   socket.send(Buffer.from('d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe'), 6882, '127.0.0.1');
+ * });
+ * ```
  */
 export class SharedSocket extends EventEmitter {
+  /** The UDP socket's type, from {@link SharedSocketOptions.type}. */
   readonly type: 'udp4' | 'udp6';
   private readonly driver: UdpDriver;
   private readonly socketOptions: SocketOptions;
@@ -45,16 +97,24 @@ export class SharedSocket extends EventEmitter {
    * connects would pile up (MaxListenersExceededWarning). Called with the error if bind fails.
    */
   private pendingStarts: ((error?: Error) => void)[] = [];
+  /**
+   * {@link createSocket} does the same and also takes `'udp4'` or `'udp6'` alone.
+   *
+   * @throws {@link UtpError} `ERR_INVALID_ARG_VALUE` for a bad `type` or `congestionControl`.
+   */
   constructor(options: SharedSocketOptions = {}) {
     super();
-    const { type = 'udp4', allowHalfOpen, udpSend, ...config } = options;
+    const { type = 'udp4', allowHalfOpen, udpSend, qlog, ...config } = options;
+    if (qlog !== undefined && qlog !== false && (typeof qlog !== 'string' || qlog === '')) {
+      throw new UtpError('ERR_INVALID_ARG_TYPE', `qlog must be a directory name or false, got ${typeof qlog}`);
+    }
     if (type !== 'udp4' && type !== 'udp6') {
       throw new UtpError('ERR_INVALID_ARG_VALUE', `type must be 'udp4' or 'udp6', got ${String(type)}`);
     }
     this.type = type;
     this.socketOptions = allowHalfOpen === undefined ? {} : { allowHalfOpen };
     if (type === 'udp6' && config.packetSize === undefined) config.packetSize = IPV6_PACKET_SIZE;
-    this.driver = new UdpDriver(type, config, { send: udpSend });
+    this.driver = new UdpDriver(type, config, { send: udpSend, qlog });
     this.driver.on('message', (data: Buffer, rinfo: dgram.RemoteInfo) => this.emit('message', data, rinfo));
     this.driver.on('connection', (connection: Connection) => this.accept(connection));
     this.driver.on('removed', () => this.maybeFinishClose());
@@ -62,7 +122,15 @@ export class SharedSocket extends EventEmitter {
     this.driver.on('close', () => this.emitClose());
   }
 
-  /** The underlying dgram socket, for options such as buffer sizes (set after bind). */
+  /**
+   * The underlying `dgram.Socket`, for options microtp does not wrap (TTL, multicast...); set
+   * them after `'listening'`. Do not close it or bind it yourself, and do not send µTP with it.
+   *
+   * @example
+   * ```ts
+   * socket.bind(6881, () => socket.udpSocket.setTTL(32));
+   * ```
+   */
   get udpSocket(): dgram.Socket {
     return this.driver.socket;
   }
@@ -77,25 +145,47 @@ export class SharedSocket extends EventEmitter {
     return this.driver;
   }
 
-  /** Incoming connections refused beyond this many (Server#maxConnections). */
+  /**
+   * Incoming connections beyond this many open ones are refused (as
+   * {@link Server.maxConnections}); outgoing ones do not count. Default
+   * {@link EndpointConfig.maxConnections}, `Infinity` unless given.
+   */
   get maxConnections(): number {
     return this.driver.endpoint.config.maxConnections;
   }
+  /** Sets the limit described on the getter; it applies to SYNs that arrive from then on. */
   set maxConnections(n: number) {
     this.driver.endpoint.config.maxConnections = n;
   }
 
-  /** True once bind() succeeded. */
+  /** `true` once the UDP socket is bound (`'listening'` was emitted). */
   get isBound(): boolean {
     return this.bound;
   }
 
-  /** Open connections owned by the application. */
+  /** The number of open connections, incoming and outgoing, that the application holds. */
   get connections(): number {
     return this.sockets.size;
   }
 
+  /**
+   * Binds the UDP socket, as `dgram.Socket#bind`, without accepting µTP connections (call
+   * {@link SharedSocket.listen} for that). Not needed before `connect()` or `send()`, which bind
+   * an ephemeral port themselves.
+   *
+   * @param port UDP port; `0` or omitted picks a free one.
+   * @param host Local address, default `0.0.0.0` (`::` for a `udp6` socket).
+   * @param callback Added as a one-time `'listening'` listener, in effect.
+   * @throws {@link UtpError} `ERR_SOCKET_ALREADY_BOUND`, `ERR_SOCKET_BAD_PORT`,
+   *   `ERR_INVALID_ARG_TYPE` for a bad `host`. A port in use is an `'error'` event.
+   *
+   * @example
+   * ```ts
+   * socket.bind(6881, () => console.log('bound', socket.address()));
+   * ```
+   */
   bind(port?: number, host?: string, callback?: () => void): this;
+  /** Binds the wildcard address (see the first overload). */
   bind(port?: number, callback?: () => void): this;
   bind(port?: number, host?: string | (() => void), callback?: () => void): this {
     if (typeof host === 'function') [callback, host] = [host, undefined];
@@ -124,25 +214,59 @@ export class SharedSocket extends EventEmitter {
   /**
    * Asks for a UDP receive buffer of at least `bytes`. Before bind the request waits for the
    * bind; it never shrinks the buffer below what microtp sized for its receive window (2x the
-   * window). The kernel caps it at net.core.rmem_max.
+   * window). Linux caps it at `net.core.rmem_max`.
+   *
+   * @throws {@link UtpError} `ERR_SOCKET_BAD_BUFFER_SIZE` unless a positive integer below 2^31.
+   *
+   * @example
+   * ```ts
+   * const socket = createSocket('udp4').setRecvBufferSize(8 * 1024 * 1024);
+   * socket.listen(6881, () => console.log(socket.getRecvBufferSize()));
+   * ```
    */
   setRecvBufferSize(bytes: number): this {
     this.driver.requestSocketBuffer('recv', validateBufferSize(bytes));
     return this;
   }
 
-  /** Asks for a UDP send buffer of at least `bytes` (as setRecvBufferSize). */
+  /**
+   * Asks for a UDP send buffer of at least `bytes`, as {@link SharedSocket.setRecvBufferSize}
+   * does for the receive buffer (Linux caps it at `net.core.wmem_max`).
+   *
+   * @throws {@link UtpError} `ERR_SOCKET_BAD_BUFFER_SIZE` unless a positive integer below 2^31.
+   *
+   * @example
+   * ```ts
+   * socket.setSendBufferSize(4 * 1024 * 1024);
+   * ```
+   */
   setSendBufferSize(bytes: number): this {
     this.driver.requestSocketBuffer('send', validateBufferSize(bytes));
     return this;
   }
 
-  /** The UDP receive buffer's size as the kernel reports it; before bind, what will be asked for. */
+  /**
+   * The UDP receive buffer's size in bytes as the kernel reports it (Linux reports twice what it
+   * grants); before bind, what will be asked for.
+   *
+   * @example
+   * ```ts
+   * socket.listen(6881, () => console.log(socket.getRecvBufferSize()));
+   * ```
+   */
   getRecvBufferSize(): number {
     return this.driver.socketBufferSize('recv');
   }
 
-  /** The UDP send buffer's size as the kernel reports it; before bind, what will be asked for. */
+  /**
+   * The UDP send buffer's size in bytes as the kernel reports it; before bind, what will be
+   * asked for.
+   *
+   * @example
+   * ```ts
+   * socket.listen(6881, () => console.log(socket.getSendBufferSize()));
+   * ```
+   */
   getSendBufferSize(): number {
     return this.driver.socketBufferSize('send');
   }
@@ -153,13 +277,40 @@ export class SharedSocket extends EventEmitter {
     for (const start of starts) start(error);
   }
 
-  address(): { address: string; family: string; port: number } {
+  /**
+   * The bound address as `dgram.Socket#address()` gives it.
+   *
+   * @throws `ERR_SOCKET_DGRAM_NOT_RUNNING` (from `dgram`) before the socket is bound or after it closed.
+   *
+   * @example
+   * ```ts
+   * socket.listen(0, () => console.log('port', socket.address().port));
+   * ```
+   */
+  address(): AddressInfo {
     return this.driver.socket.address();
   }
 
-  /** Accept incoming µTP connections (binding first, to `port`, when not bound yet). */
+  /**
+   * Accepts incoming µTP connections (`'connection'` events), binding first to `port` and `host`
+   * when not bound yet; on a bound socket the arguments other than `callback` are ignored.
+   *
+   * @param port UDP port; `0` or omitted picks a free one.
+   * @param host Local address, default `0.0.0.0` (`::` for a `udp6` socket).
+   * @param callback Called once connections are accepted.
+   * @throws {@link UtpError} `ERR_SOCKET_BAD_PORT`, `ERR_INVALID_ARG_TYPE` for a bad `host`.
+   *
+   * @example
+   * ```ts
+   * const socket = createSocket('udp6');
+   * socket.on('connection', (peer) => peer.pipe(peer));
+   * socket.listen(6881, '::', () => console.log('accepting on', socket.address()));
+   * ```
+   */
   listen(port?: number, host?: string, callback?: () => void): this;
+  /** Binds the wildcard address if not bound (see the first overload). */
   listen(port?: number, callback?: () => void): this;
+  /** Binds a free port if not bound (see the first overload). */
   listen(callback?: () => void): this;
   listen(port?: number | (() => void), host?: string | (() => void), callback?: () => void): this {
     if (typeof port === 'function') [callback, port] = [port, undefined];
@@ -175,7 +326,24 @@ export class SharedSocket extends EventEmitter {
     return this;
   }
 
-  /** Opens a µTP connection from this socket's port. */
+  /**
+   * Opens a µTP connection from this socket's port (binding an ephemeral port first if
+   * unbound). Accepting incoming connections is not needed for this.
+   *
+   * @param port The peer's UDP port.
+   * @param host The peer's IP address or host name (resolved with `dns.lookup` in this socket's
+   *   family), default `127.0.0.1` (`::1` for a `udp6` socket).
+   * @returns The connecting {@link Socket}; failures arrive as its `'error'` event.
+   * @throws {@link UtpError} `ERR_SOCKET_BAD_PORT`, `ERR_INVALID_ARG_TYPE` for a bad `host`,
+   *   `ERR_SOCKET_CLOSED` after {@link SharedSocket.close}.
+   *
+   * @example
+   * ```ts
+   * const peer = socket.connect(51413, '192.0.2.7');
+   * peer.on('connect', () => peer.write('hello'));
+   * peer.on('error', (error) => console.error(error));
+   * ```
+   */
   connect(port: number, host?: string): Socket {
     const p = validatePort(port, false);
     const h = validateHost(host) ?? (this.type === 'udp6' ? '::1' : '127.0.0.1');
@@ -206,7 +374,24 @@ export class SharedSocket extends EventEmitter {
     return socket;
   }
 
-  /** Sends a datagram that is not µTP (DHT, tracker...) from the same port. */
+  /**
+   * Sends a datagram that is not µTP (DHT, tracker, STUN...) from this socket's port, binding an
+   * ephemeral port first if unbound.
+   *
+   * @param data The datagram.
+   * @param port The destination UDP port.
+   * @param host The destination address or host name (resolved by `dgram`).
+   * @param callback As `dgram.Socket#send`'s: the error, or `null` and the bytes sent.
+   * @throws {@link UtpError} `ERR_SOCKET_BAD_PORT` or `ERR_INVALID_ARG_TYPE` for a bad
+   *   destination; `dgram` throws its own errors after close.
+   *
+   * @example
+   * ```ts
+   * socket.send(Buffer.from('d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe'), 6882, '127.0.0.1', (error) => {
+   *   if (error) console.error('DHT ping not sent:', error);
+   * });
+   * ```
+   */
   send(data: Uint8Array | string, port: number, host: string, callback?: (error: Error | null, bytes: number) => void): void {
     const p = validatePort(port, false);
     const h = validateHost(host);
@@ -222,8 +407,17 @@ export class SharedSocket extends EventEmitter {
   }
 
   /**
-   * Stops accepting; the UDP socket closes once the application's connections are gone and those
-   * still finishing their FIN exchange (or re-acking the peer's FIN) were removed.
+   * Stops accepting; the UDP socket closes (`'close'`) once the application's connections are
+   * gone and those still finishing their FIN exchange (or re-acking the peer's FIN) were removed.
+   * It does not end the open connections: end or destroy them yourself if you do not want to wait.
+   * Calling it again is harmless.
+   *
+   * @param callback Called on `'close'` (at once, on the next tick, if already closed).
+   *
+   * @example
+   * ```ts
+   * socket.close(() => console.log('port released'));
+   * ```
    */
   close(callback?: () => void): this {
     if (callback) {
@@ -237,7 +431,7 @@ export class SharedSocket extends EventEmitter {
     return this;
   }
 
-  /** True once close() was called (or the socket closed when idle). */
+  /** `true` once {@link SharedSocket.close} was called (or the UDP socket closed). */
   get closing(): boolean {
     return this.closingFlag || this.driver.isClosed;
   }
@@ -247,11 +441,28 @@ export class SharedSocket extends EventEmitter {
     this.closeWhenIdleFlag = true;
   }
 
+  /**
+   * As `dgram.Socket#ref`: the UDP socket keeps the process alive (the default).
+   *
+   * @example
+   * ```ts
+   * socket.ref();
+   * ```
+   */
   ref(): this {
     this.driver.socket.ref();
     return this;
   }
 
+  /**
+   * As `dgram.Socket#unref`: the UDP socket, and with it this socket's connections, no longer
+   * keep the process alive.
+   *
+   * @example
+   * ```ts
+   * createSocket('udp4').unref().listen(6881);
+   * ```
+   */
   unref(): this {
     this.driver.socket.unref();
     return this;

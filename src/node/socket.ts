@@ -1,25 +1,87 @@
+import type { AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { Connection } from '../protocol/connection.js';
 import type { EndpointEvent } from '../protocol/events.js';
 import type { ConnectionStats } from '../protocol/stats.js';
 import type { ConnectionOwner, UdpDriver } from './udp-driver.js';
 
+/**
+ * Options of each {@link Socket} that a {@link SharedSocket}, a {@link Server} or
+ * {@link connect} makes (they are part of {@link SharedSocketOptions}, {@link ServerOptions}
+ * and {@link ConnectOptions}).
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'microtp';
+ *
+ * // Keep writing after the client ended its side (a request/response protocol):
+ * const server = createServer({ allowHalfOpen: true }, (socket) => {
+ *   const chunks: Buffer[] = [];
+ *   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+ *   socket.on('end', () => socket.end(Buffer.concat(chunks).reverse()));
+ * });
+ * server.listen(6881);
+ * ```
+ */
 export interface SocketOptions {
-  /** Keep the writable side open after the peer ends (net semantics). Default false. */
+  /**
+   * Keep the writable side open after the peer ended its side, as `net` does: you call `end()`
+   * yourself when done. Default `false`: the socket ends its side too once the peer's FIN arrived.
+   */
   allowHalfOpen?: boolean;
   /** @internal write() returns false beyond this many unsent bytes (the send buffer size). */
   writableHighWaterMark?: number;
 }
 
 /**
- * A µTP connection as a `stream.Duplex`, shaped like `net.Socket`: 'connect', remote/local
- * address getters, `setTimeout`, `end`, `destroy`, backpressure through `write()` and 'drain'.
- * Errors carry `code` (ECONNREFUSED, ECONNRESET, ETIMEDOUT) and arrive as 'error' on this socket.
- * As with net: after write()'s callback the buffer is the application's again, and 'finish' means
- * the peer acknowledged everything written (our FIN included).
+ * A µTP connection as a `stream.Duplex`, shaped like `net.Socket`: `'connect'`, remote and local
+ * address getters, `setTimeout`, `end`, `destroy`, backpressure through `write()` and `'drain'`.
+ * You get one from {@link connect}, from a {@link Server}'s `'connection'` event, or from a
+ * {@link SharedSocket}; there is no public constructor.
+ *
+ * As with `net`: once `write()`'s callback ran, the buffer is the application's again (its bytes
+ * were copied into packets); `write()` returns `false` when the send buffer
+ * ({@link ConnectionConfig.sendBufferSize}) is full and `'drain'` follows; a reader that stops
+ * reading shrinks the window it advertises, so the peer stops sending. `end()` sends a FIN
+ * (a half-close); only `destroy()` drops queued data (the peer gets a RESET unless both
+ * directions had already finished).
+ *
+ * Events (besides those of every `stream.Duplex`):
+ * - `'connect'` and then `'ready'`: an outgoing connection is established (the peer answered
+ *   our SYN). Incoming sockets are connected when you get them and emit neither.
+ * - `'data'` (`Buffer`), `'end'`: the peer's bytes, then its FIN.
+ * - `'drain'`: the send buffer has room again after `write()` returned `false`.
+ * - `'finish'`: the peer acknowledged everything written, our FIN included (after `end()`).
+ * - `'timeout'`: no activity for the time given to {@link Socket.setTimeout}; the socket stays
+ *   open, close it yourself if you wish.
+ * - `'error'` (`Error` with a `code`): `ECONNREFUSED` (the peer reset our SYN: nothing listens
+ *   there), `ECONNRESET`, `ETIMEDOUT` (connect, retransmissions or {@link ConnectionConfig.idleTimeout}),
+ *   `EPIPE` (a write after the connection closed), `ABORT_ERR` (the `signal` of
+ *   {@link ConnectOptions} aborted), a `dns.lookup` error such as `ENOTFOUND`, or the OS's code
+ *   when it keeps refusing our datagrams (`EHOSTUNREACH`, `ENETUNREACH`, `EACCES`; `EMSGSIZE`
+ *   only when a refused packet cannot be cut smaller). See {@link UtpErrorCode}.
+ * - `'close'`: the connection is gone (after `'error'` if there was one).
+ *
+ * @example
+ * ```ts
+ * import { connect } from 'microtp';
+ *
+ * const socket = connect(6881, 'peer.example.org');
+ * socket.setTimeout(30_000, () => socket.destroy()); // give up after 30 s of silence
+ * socket.on('connect', () => {
+ *   console.log('connected from port', socket.localPort, 'to', socket.remoteAddress);
+ *   socket.end('request');
+ * });
+ * socket.on('data', (chunk: Buffer) => console.log('received', chunk.length, 'bytes'));
+ * socket.on('error', (error: NodeJS.ErrnoException) => console.error(error.code, error.message));
+ * socket.on('close', () => console.log(socket.stats()));
+ * ```
  */
 export class Socket extends Duplex implements ConnectionOwner {
-  /** True until 'connect' (outgoing sockets). */
+  /**
+   * `true` while an outgoing connection waits for the peer's answer (until `'connect'`), as
+   * `net.Socket#connecting`; `false` for incoming sockets.
+   */
   connecting: boolean;
   private driver: UdpDriver | undefined;
   private connection: Connection | undefined;
@@ -37,7 +99,7 @@ export class Socket extends Duplex implements ConnectionOwner {
   private idleTimer: NodeJS.Timeout | undefined;
   private lastActivity = 0;
   /**
-   * Told once this socket is gone, so it stops counting it (the SharedSocket that made it). An
+   * @internal Told once this socket is gone, so it stops counting it (the SharedSocket that made it). An
    * object with a method, not a closure per socket: ~90 bytes less per connection (issue 9).
    */
   tracker: SocketTracker | undefined;
@@ -67,21 +129,34 @@ export class Socket extends Duplex implements ConnectionOwner {
     deferred?.();
   }
 
+  /**
+   * The peer's IP address in canonical form (`::1`, lower-case hex; an IPv4 peer of a `udp6`
+   * socket as `::ffff:a.b.c.d`, as `rinfo` reports it). `undefined` until an outgoing
+   * connection's host name is resolved.
+   */
   get remoteAddress(): string | undefined {
     return this.connection?.remote.address;
   }
+  /** The peer's UDP port; `undefined` until an outgoing connection's host name is resolved. */
   get remotePort(): number | undefined {
     return this.connection?.remote.port;
   }
+  /** `'IPv4'` or `'IPv6'`, as {@link Socket.remoteAddress} is written; `undefined` until known. */
   get remoteFamily(): string | undefined {
     return this.connection?.remote.family;
   }
+  /**
+   * The address of the UDP socket that carries this connection (often a wildcard such as
+   * `0.0.0.0`: µTP shares one UDP socket among connections); `undefined` before it is bound.
+   */
   get localAddress(): string | undefined {
     return this.localInfo()?.address;
   }
+  /** The port of the UDP socket that carries this connection; `undefined` before it is bound. */
   get localPort(): number | undefined {
     return this.localInfo()?.port;
   }
+  /** `'IPv4'` or `'IPv6'`: the family of the UDP socket that carries this connection. */
   get localFamily(): string | undefined {
     return this.localInfo()?.family;
   }
@@ -94,20 +169,73 @@ export class Socket extends Duplex implements ConnectionOwner {
     }
   }
 
-  address(): { address: string; port: number; family: string } | Record<string, never> {
+  /**
+   * The local address as `net.Socket#address()` gives it: `{ address, family, port }` of the UDP
+   * socket that carries this connection, or `{}` before it is bound or after it closed.
+   *
+   * @example
+   * ```ts
+   * socket.on('connect', () => console.log(socket.address())); // { address: '0.0.0.0', family: 'IPv4', port: 40723 }
+   * ```
+   */
+  address(): AddressInfo | Record<string, never> {
     return this.localInfo() ?? {};
   }
 
-  /** Connection statistics: rtt, rto, cwnd, bytes in flight, counters... */
+  /**
+   * A snapshot of the connection's state and counters: round-trip time, congestion window,
+   * bytes in flight, queueing delay, retransmissions... (see {@link ConnectionStats}). Each
+   * call makes a new object; read it as often as you like.
+   *
+   * @returns `undefined` until the connection exists (an outgoing connection whose host name is
+   *   still being resolved); afterwards, the last state, also once closed.
+   *
+   * @example
+   * ```ts
+   * const timer = setInterval(() => {
+   *   const stats = socket.stats();
+   *   if (stats) console.log(`rtt ${stats.rtt} ms, cwnd ${stats.cwnd} B, in flight ${stats.bytesInFlight} B`);
+   * }, 1000);
+   * socket.on('close', () => clearInterval(timer));
+   * ```
+   */
   stats(): ConnectionStats | undefined {
     return this.connection?.stats();
   }
 
-  toJSON(): Partial<ConnectionStats> & { remoteAddress: string | undefined; remotePort: number | undefined } {
+  /**
+   * `JSON.stringify(socket)` gives the peer's address and port with {@link Socket.stats}, for logs.
+   *
+   * @example
+   * ```ts
+   * socket.on('close', () => console.log(JSON.stringify(socket)));
+   * ```
+   */
+  toJSON(): Partial<ConnectionStats> & {
+    /** As {@link Socket.remoteAddress}. */
+    remoteAddress: string | undefined;
+    /** As {@link Socket.remotePort}. */
+    remotePort: number | undefined;
+  } {
     return { remoteAddress: this.remoteAddress, remotePort: this.remotePort, ...this.stats() };
   }
 
-  /** Like net.Socket#setTimeout: 'timeout' after `ms` without activity; 0 disables. */
+  /**
+   * As `net.Socket#setTimeout`: emits `'timeout'` after `ms` milliseconds in which the peer's
+   * data did not arrive and the application wrote nothing, and again after each further `ms` of
+   * such inactivity. The socket is not closed:
+   * do that in the listener if you wish. µTP's own {@link ConnectionConfig.idleTimeout} (180 s
+   * without a packet from the peer, keepalives included) is separate and does close.
+   *
+   * @param ms Milliseconds; `0` disables the timeout.
+   * @param callback Added as a one-time `'timeout'` listener.
+   * @throws `RangeError` with code `ERR_OUT_OF_RANGE` if `ms` is negative or not a finite number.
+   *
+   * @example
+   * ```ts
+   * socket.setTimeout(10_000, () => socket.destroy(new Error('peer idle for 10 s')));
+   * ```
+   */
   setTimeout(ms: number, callback?: () => void): this {
     if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
       throw Object.assign(new RangeError(`timeout must be a non-negative number, got ${String(ms)}`), {
@@ -126,7 +254,16 @@ export class Socket extends Duplex implements ConnectionOwner {
     return this;
   }
 
-  /** Turns Nagle's coalescing of small writes off (true, the default argument) or on, as net. */
+  /**
+   * As `net.Socket#setNoDelay`: `true` (the default argument) sends small writes at once;
+   * `false`, the initial state, holds a partial packet while an earlier partial packet is
+   * unacknowledged so that small writes coalesce into full packets (Nagle, as libutp does).
+   *
+   * @example
+   * ```ts
+   * socket.setNoDelay(); // an interactive protocol: each small write leaves at once
+   * ```
+   */
   setNoDelay(noDelay = true): this {
     this.noDelay = noDelay;
     this.connection?.setNoDelay(noDelay);
@@ -134,16 +271,44 @@ export class Socket extends Duplex implements ConnectionOwner {
     return this;
   }
 
-  /** Accepted for net compatibility: µTP keeps the connection alive with its own keepalives. */
+  /**
+   * Accepted for `net` compatibility and does nothing: µTP sends its own keepalive after
+   * {@link ConnectionConfig.keepaliveInterval} without sending, whatever you pass.
+   *
+   * @example
+   * ```ts
+   * socket.setKeepAlive(true, 60_000); // no effect, as explained above
+   * ```
+   */
   setKeepAlive(_enable = false, _initialDelay = 0): this {
     return this;
   }
 
+  /**
+   * As `net.Socket#ref`: lets the UDP socket under this connection keep the process alive again.
+   * That UDP socket is shared with other connections: this refs it for all of them.
+   *
+   * @example
+   * ```ts
+   * socket.unref(); // do not wait for this transfer on exit...
+   * socket.ref(); // ...changed our mind
+   * ```
+   */
   ref(): this {
     this.driver?.socket.ref();
     return this;
   }
 
+  /**
+   * As `net.Socket#unref`: the UDP socket under this connection no longer keeps the process
+   * alive. That UDP socket is shared with other connections: this unrefs it for all of them.
+   * Call it once connected (before that the connection may not have its UDP socket yet).
+   *
+   * @example
+   * ```ts
+   * socket.on('connect', () => socket.unref());
+   * ```
+   */
   unref(): this {
     this.driver?.socket.unref();
     return this;
@@ -224,6 +389,7 @@ export class Socket extends Duplex implements ConnectionOwner {
 
   // ---------------------------------------------------------------- stream -> core
 
+  /** @internal The `stream.Duplex` implementation. */
   override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     const connection = this.connection;
     if (!connection || !this.driver) {
@@ -239,6 +405,7 @@ export class Socket extends Duplex implements ConnectionOwner {
     this.driver.scheduleFlush();
   }
 
+  /** @internal The `stream.Duplex` implementation. */
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
     const connection = this.connection;
     if (!connection || !this.driver) {
@@ -253,6 +420,7 @@ export class Socket extends Duplex implements ConnectionOwner {
     this.driver.scheduleFlush();
   }
 
+  /** @internal The `stream.Duplex` implementation. */
   override _final(callback: (error?: Error | null) => void): void {
     if (!this.connection || !this.driver) {
       this.deferred = () => this._final(callback);
@@ -266,12 +434,14 @@ export class Socket extends Duplex implements ConnectionOwner {
     this.driver.scheduleFlush();
   }
 
+  /** @internal The `stream.Duplex` implementation. */
   override _read(): void {
     if (!this.connection || !this.driver) return;
     this.connection.setApplicationBuffered(this.readableLength);
     this.driver.scheduleFlush();
   }
 
+  /** @internal The `stream.Duplex` implementation. */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;

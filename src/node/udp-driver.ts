@@ -7,6 +7,8 @@ import type { Connection } from '../protocol/connection.js';
 import { Endpoint } from '../protocol/endpoint.js';
 import type { EndpointEvent, Remote, Transmit } from '../protocol/events.js';
 import { isValidSource } from './args.js';
+import { ChannelTracer } from '../trace/channels.js';
+import { acquireQlog, qlogDirectory, releaseQlog } from '../trace/qlog-writer.js';
 
 
 /**
@@ -39,6 +41,8 @@ export type SendFunction = (
 export interface UdpDriverOptions {
   /** @internal Test seam: replaces `socket.send`. */
   send?: SendFunction | undefined;
+  /** Record every connection's events as a qlog file in this directory (false: not even with MICROTP_QLOG). */
+  qlog?: string | false | undefined;
 }
 
 /** What the driver counts that belongs to no connection (readable through `counters`). */
@@ -102,8 +106,17 @@ export class UdpDriver extends EventEmitter {
   constructor(type: 'udp4' | 'udp6', config?: Partial<EndpointConfig>, options: UdpDriverOptions = {}) {
     super();
     this.sendDatagram = options.send;
-    this.endpoint = new Endpoint({ random: osRandom(), config: config ?? {} });
+    // Always a tracer: anyone may subscribe to the channels at any time (it costs a boolean check per event until then).
+    const qlogDir = qlogDirectory(options.qlog);
+    const tracer = new ChannelTracer({ local: () => this.socket.address(), qlogDir });
+    // The core's clock is performance.now(); its origin turns it into the wall clock (slowdowns of
+    // 'ledbat++' fall on common wall-clock instants across processes).
+    this.endpoint = new Endpoint({ random: osRandom(), config: config ?? {}, tracer, epochOffset: performance.timeOrigin });
     this.socket = dgram.createSocket({ type, reuseAddr: false });
+    if (qlogDir !== undefined) {
+      acquireQlog();
+      this.socket.once('close', releaseQlog);
+    }
     this.socket.on('message', (data, rinfo) => this.onMessage(data, rinfo));
     this.socket.on('error', (error) => this.emit('error', error));
     this.socket.on('listening', () => this.sizeSocketBuffers());

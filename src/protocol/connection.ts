@@ -16,6 +16,7 @@ import { LossDetector, MIN_TAIL_LOSS_DELAY, type LossHost } from './loss-detecti
 import { Pacer } from './pacer.js';
 import { newCounters, type ConnectionCounters, type ConnectionStats } from './stats.js';
 import { delaySample, timestampDifference, timestampMicros } from './time.js';
+import type { ConnectionTracer } from './tracer.js';
 
 /**
  * What a connection needs from its endpoint: an outbox, an event queue, and a way to ask for a
@@ -170,6 +171,8 @@ export class Connection implements LossHost {
   /** Replaced by a copy with a smaller packetSize when the OS refuses our datagrams (EMSGSIZE). */
   private config: ConnectionConfig;
   private readonly host: ConnectionHost;
+  /** Told what happens, for diagnostics (see tracer.ts); absent when the endpoint has none. */
+  private readonly tracer: ConnectionTracer | undefined;
   private readonly cc: CongestionController;
   private readonly rttEstimator: RttEstimator;
   private readonly sendBuffer: SendBuffer;
@@ -271,10 +274,12 @@ export class Connection implements LossHost {
     answer?: boolean;
     /** For initiators: the SYN waits for `startHandshake` (the endpoint's HandshakeLimit). */
     deferSyn?: boolean;
+    tracer?: ConnectionTracer | undefined;
   }) {
     const { config, host, remote, isn, now, syn } = options;
     this.config = config;
     this.host = host;
+    this.tracer = options.tracer;
     this.cc = options.controller;
     this.remote = remote;
     this.recvId = options.recvId;
@@ -290,6 +295,7 @@ export class Connection implements LossHost {
     if (syn === undefined) {
       // Initiator: the SYN consumes the ISN; data starts at ISN + 1.
       this.state = 'syn-sent';
+      this.tracer?.stateChanged(this, undefined);
       this.synSeq = isn;
       this.sendBuffer = new SendBuffer(seqAdd(isn, 1));
       this.ackNr = 0;
@@ -299,6 +305,8 @@ export class Connection implements LossHost {
     } else {
       // Acceptor: our STATE carries the ISN without consuming it; our first DATA reuses it.
       this.state = 'syn-recv';
+      this.tracer?.stateChanged(this, undefined);
+      this.tracer?.packetReceived(this, syn, 'valid');
       this.synSeq = syn.seq;
       this.sendBuffer = new SendBuffer(isn);
       this.ackNr = this.peerSeqHigh = syn.seq;
@@ -392,6 +400,7 @@ export class Connection implements LossHost {
       ...this.counters,
       rtt: this.rttEstimator.rtt,
       rttVar: this.rttEstimator.rttVar,
+      latestRtt: this.rttEstimator.latest,
       rto: this.rttEstimator.rto,
       cwnd: this.cc.window,
       bytesInFlight: this.bytesInFlight,
@@ -400,6 +409,7 @@ export class Connection implements LossHost {
       queuingDelay: 0,
       baseDelay: 0,
       slowStart: false,
+      targetDelay: this.config.targetDelay,
       ...this.cc.stats?.(),
       reorderThreshold: this.loss.reorderThreshold,
       packetSize: this.config.packetSize,
@@ -416,6 +426,7 @@ export class Connection implements LossHost {
     // Validation first: a packet that fails it changes nothing (window, timestamps, delay
     // history, liveness, duplicate-ack count): forged packets must not steer the connection.
     const verdict = this.classify(packet, now);
+    this.tracer?.packetReceived(this, packet, verdict);
     if (verdict === 'invalid') {
       this.counters.invalidPackets++;
       if (this.state === 'syn-recv' && ++this.confirmFailures >= MAX_CONFIRM_FAILURES) {
@@ -438,6 +449,7 @@ export class Connection implements LossHost {
     this.lastReceived = now;
     this.timers.clear('reset'); // the peer is alive: any RESET that fit was not its own
     this.noteTimestamp(packet, now);
+    if (packet.windowSize !== this.advertisedByPeer) this.tracer?.peerWindowChanged(this, this.advertisedByPeer, packet.windowSize);
     this.peerWindow = this.advertisedByPeer = packet.windowSize;
     if (this.peerWindow >= this.config.packetSize) this.timers.clear('probe');
 
@@ -446,6 +458,7 @@ export class Connection implements LossHost {
       // of its first DATA without consuming it.
       this.ackNr = this.peerSeqHigh = seqAdd(packet.seq, -1);
       this.state = 'connected';
+      this.tracer?.stateChanged(this, 'syn-sent');
       if (this.synTransmits === 1) this.rttEstimator.sample(now - this.lastSent);
       this.timers.clear('rto');
       this.host.events.push({ type: 'connect', connection: this });
@@ -465,6 +478,7 @@ export class Connection implements LossHost {
         return;
       }
       this.state = 'connected';
+      this.tracer?.stateChanged(this, 'syn-recv');
       this.timers.clear('expires');
     }
 
@@ -655,11 +669,12 @@ export class Connection implements LossHost {
     if (acked > 0 || ackedSomething) {
       const sample = delaySample(packet.timestampDifference);
       if (sample !== undefined) this.lastDelay = sample;
-      if (acked > 0) this.cc.onAck(acked, sample, flightBefore, this.rttEstimator.rtt, now);
+      if (acked > 0) this.cc.onAck(acked, sample, flightBefore, this.rttEstimator.rtt, now, Math.min(ACK_EVIDENCE.ackRtt, ACK_EVIDENCE.sackRtt));
       this.consecutiveTimeouts = 0;
       this.rttEstimator.resetBackoff();
       this.timers.arm('rto', this.bytesInFlight > 0 || this.sendBuffer.count > 0 ? now + this.rttEstimator.rto : Infinity);
       this.loss.onProgress(now);
+      this.tracer?.acked(this, this.cc, this.rttEstimator, this.bytesInFlight, this.peerWindow, this.config.targetDelay);
     }
   }
 
@@ -724,6 +739,7 @@ export class Connection implements LossHost {
     out.needsResend = true;
     this.resendsPending++;
     this.bytesInFlight -= out.payload.length;
+    this.tracer?.lost(this, out.seq, out.payload.length);
   }
 
   /** DATA or FIN that classify() let through: 1 <= distance past ack_nr <= seqReach(). */
@@ -855,7 +871,7 @@ export class Connection implements LossHost {
           continue;
         }
         if (this.bytesInFlight > 0 && this.bytesInFlight + out.payload.length > window) break;
-        if (this.paced(now)) break;
+        if (this.paced(now, window)) break;
         out.needsResend = false;
         this.resendsPending--;
         this.bytesInFlight += out.payload.length;
@@ -874,7 +890,7 @@ export class Connection implements LossHost {
           if (this.sendBuffer.count === 0 && this.timers.probe === Infinity) this.timers.arm('probe', now + this.rttEstimator.rto);
           break;
         }
-        if (this.paced(now)) break;
+        if (this.paced(now, window)) break;
         const out = this.sendNewData(size, now);
         this.pacer.sent(size, now, window, this.pacingRtt(), this.cc.inSlowStart === true);
         if (size < maxPayload) this.lastSmallSeq = out.seq;
@@ -898,12 +914,16 @@ export class Connection implements LossHost {
    * path) and took twice as long.
    */
   private pacingRtt(): number {
-    return this.rttEstimator.stale ? 0 : this.rttEstimator.rtt;
+    const rtt = this.rttEstimator;
+    if (rtt.stale) return 0;
+    // The smoothed RTT lags a queue that just drained (a LEDBAT++ slowdown): paced on it, the
+    // window would trickle out at a fraction of the now-empty path's rate for several RTTs.
+    return Math.min(rtt.rtt, rtt.latest);
   }
 
   /** Whether the pacer holds the next packet back; if so, the `pace` deadline wakes us for it. */
-  private paced(now: number): boolean {
-    const delay = this.pacer.delay(now);
+  private paced(now: number, window: number): boolean {
+    const delay = this.pacer.delay(now, window, this.pacingRtt(), this.cc.inSlowStart === true);
     if (delay === 0) return false;
     if (this.paceAt === Infinity) {
       this.paceAt = now + delay;
@@ -966,7 +986,7 @@ export class Connection implements LossHost {
     this.activeAt = now;
     out.transmissions++;
     if (datagram) this.sendDatagram(datagram, now);
-    else this.sendHeader(out.type, out.seq, now, out.payload.length > 0 ? out.payload : undefined);
+    else this.sendHeader(out.type, out.seq, now, out.payload.length > 0 ? out.payload : undefined, out.transmissions > 1);
     this.counters.bytesSent += out.payload.length;
     if (this.timers.rto === Infinity) this.timers.arm('rto', now + this.rttEstimator.rto);
     this.loss.onTransmit(now);
@@ -999,6 +1019,7 @@ export class Connection implements LossHost {
       header,
     );
     this.counters.packetsSent++;
+    this.tracer?.packetSent(this, header, false);
     this.host.transmit(this.remote, header, this);
     this.timers.arm('rto', now + this.config.initialRto * 2 ** (this.synTransmits - 1));
   }
@@ -1012,18 +1033,19 @@ export class Connection implements LossHost {
    * buffer. A fresh buffer per transmission, never one rewritten in place: the OS may still hold
    * an earlier transmission of it in its send queue.
    */
-  private sendHeader(type: PacketType, seq: number, now: number, payload: Uint8Array | undefined): void {
+  private sendHeader(type: PacketType, seq: number, now: number, payload: Uint8Array | undefined, resend = false): void {
     const f = this.headerFields(type, seq, now, payload?.length ?? 0);
     const size = headerSize(f);
     const datagram = allocDatagram(size + (payload?.length ?? 0));
     encodeHeaderInto(f, datagram);
     if (payload) datagram.set(payload, size);
-    this.sendDatagram(datagram, now);
+    this.sendDatagram(datagram, now, resend);
   }
 
-  private sendDatagram(datagram: Uint8Array, now: number): void {
+  private sendDatagram(datagram: Uint8Array, now: number, resend = false): void {
     this.counters.packetsSent++;
     this.lastSent = now;
+    this.tracer?.packetSent(this, datagram, resend);
     this.host.transmit(this.remote, datagram, this);
   }
 
@@ -1163,6 +1185,7 @@ export class Connection implements LossHost {
     this.counters.timeouts++;
     this.cc.onTimeout(now);
     this.rttEstimator.onTimeout();
+    this.tracer?.timeout(this, this.cc.window, this.rttEstimator.rto, this.bytesInFlight);
     // Everything in flight is presumed lost; it goes out again as the (now tiny) window allows.
     this.loss.onRetransmitTimeout();
     // A peer that closed its window gets a probe: assume room for one packet.
@@ -1312,8 +1335,10 @@ export class Connection implements LossHost {
 
   private close(error: UtpError | undefined, linger: boolean): void {
     if (this.state === 'closed') return;
-    const wasAnnounced = this.state !== 'syn-recv';
+    const from = this.state;
+    const wasAnnounced = from !== 'syn-recv';
     this.state = 'closed';
+    this.tracer?.stateChanged(this, from, error);
     this.timers.clear('rto');
     this.writeQueue.clear();
     if (wasAnnounced) this.host.events.push({ type: 'close', connection: this, error });

@@ -9,6 +9,7 @@ import { decodePacket, encodeHeader, looksLikeUtp, PacketType, type Packet } fro
 import { seqAdd } from './seq.js';
 import { COOKIE_LIFETIME_MS, SynCookies, type SynCookieSource } from './syn-cookie.js';
 import { timestampMicros } from './time.js';
+import type { ConnectionTracer } from './tracer.js';
 
 /** Injected randomness: a uniformly random unsigned 32-bit integer per call. */
 export type RandomSource = () => number;
@@ -110,7 +111,10 @@ export class Endpoint implements ConnectionHost {
   private proofBudgetAt = 0;
   private readonly random: RandomSource;
   private readonly newController: CongestionControllerFactory;
+  private readonly epochOffset: number;
   private readonly cookies: SynCookieSource;
+  /** Handed to every connection (see tracer.ts). */
+  private readonly tracer: ConnectionTracer | undefined;
 
   constructor(options: {
     random: RandomSource;
@@ -118,12 +122,21 @@ export class Endpoint implements ConnectionHost {
     controller?: CongestionControllerFactory;
     /** Acceptor ISNs (default: SYN cookies keyed from `random`). */
     synCookies?: SynCookieSource;
+    /**
+     * `now + epochOffset` is the wall clock in Unix ms (the Node driver: `performance.timeOrigin`);
+     * controllers that act at common instants across processes use it. Default 0.
+     */
+    epochOffset?: number;
+    /** Told what every connection does, for diagnostics (the Node layer's publishes on diagnostics_channel). */
+    tracer?: ConnectionTracer;
   }) {
     this.config = { ...DEFAULT_CONFIG, ...options.config };
     checkCongestionControl(this.config.congestionControl);
     this.random = options.random;
     this.cookies = options.synCookies ?? new SynCookies(options.random);
     this.newController = options.controller ?? controllerFor;
+    this.epochOffset = options.epochOffset ?? 0;
+    this.tracer = options.tracer;
     this.resetTokens = this.config.resetRateLimit;
   }
 
@@ -145,13 +158,14 @@ export class Endpoint implements ConnectionHost {
     const connection = new Connection({
       config: merged,
       host: this,
-      controller: this.newController(merged),
+      controller: this.newController(merged, this.epochOffset),
       remote,
       recvId,
       sendId: (recvId + 1) & 0xffff,
       isn: this.random() & 0xffff,
       now,
       deferSyn: true,
+      tracer: this.tracer,
     });
     this.add(connection);
     if (this.handshakes.admit(connection)) connection.startHandshake(now);
@@ -367,7 +381,7 @@ export class Endpoint implements ConnectionHost {
     const connection = new Connection({
       config: this.config,
       host: this,
-      controller: this.newController(this.config),
+      controller: this.newController(this.config, this.epochOffset),
       remote,
       recvId: (syn.connectionId + 1) & 0xffff,
       sendId: syn.connectionId,
@@ -375,6 +389,7 @@ export class Endpoint implements ConnectionHost {
       now,
       syn,
       answer,
+      tracer: this.tracer,
     });
     this.add(connection);
     this.unconfirmed.add(connection);

@@ -21,25 +21,38 @@ const SLOW_START_GAIN = 2;
 const GAIN = 1.25;
 
 export class Pacer {
-  /** When the next packet may leave (ms). */
-  private nextAt = -Infinity;
+  /** When the last paced packet's slot began (ms), and its size: the next one is due a gap later. */
+  private lastAt = -Infinity;
+  private lastBytes = 0;
 
-  /** How long (ms) until the next packet may leave: 0 = now. */
-  delay(now: number): number {
-    return this.nextAt > now ? this.nextAt - now : 0;
+  /**
+   * How long (ms) until the next packet may leave under a window of `window` bytes per `rtt` ms:
+   * 0 = now (and always without an RTT sample). The gap after the last packet is computed with
+   * the window of now, not of when that packet left: a window that just grew (the regain after a
+   * LEDBAT++ slowdown, from two packets to a quarter of the old window) is not held to the two-
+   * packet pace of the last send (that held a drained link idle for 30 ms).
+   */
+  delay(now: number, window: number, rtt: number, slowStart: boolean): number {
+    const due = this.due(window, rtt, slowStart);
+    return due > now ? due - now : 0;
   }
 
   /**
-   * `bytes` left now under a window of `window` bytes per `rtt` ms (no pacing without an RTT
-   * sample). The schedule runs from when this packet was due, so a late wake-up sends what fell
-   * due meanwhile, but never banks more than MAX_LAG of idle time as a burst. A window smaller
-   * than the packet (the connection sends one packet whatever the window when nothing is in
-   * flight, e.g. a resend into a peer window of a few bytes) still means one packet per RTT: at
+   * `bytes` left now. Its slot runs from when it was due, so a late wake-up sends what fell due
+   * meanwhile, but never banks more than MAX_LAG of idle time as a burst. A window smaller than
+   * the packet (the connection sends one packet whatever the window when nothing is in flight,
+   * e.g. a resend into a peer window of a few bytes) still means one packet per RTT: at
    * bytes / window, a 10-byte window held the next packet back for 68 RTTs after it reopened.
    */
   sent(bytes: number, now: number, window: number, rtt: number, slowStart: boolean): void {
-    if (rtt <= 0 || window <= 0) return;
-    const start = this.nextAt > now - MAX_LAG ? this.nextAt : now - MAX_LAG;
-    this.nextAt = start + (bytes * rtt) / ((slowStart ? SLOW_START_GAIN : GAIN) * (window > bytes ? window : bytes));
+    const due = this.due(window, rtt, slowStart);
+    this.lastAt = due > now - MAX_LAG ? due : now - MAX_LAG;
+    this.lastBytes = bytes;
+  }
+
+  private due(window: number, rtt: number, slowStart: boolean): number {
+    if (rtt <= 0 || window <= 0) return -Infinity;
+    const bytes = this.lastBytes;
+    return this.lastAt + (bytes * rtt) / ((slowStart ? SLOW_START_GAIN : GAIN) * (window > bytes ? window : bytes));
   }
 }

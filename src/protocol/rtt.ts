@@ -6,6 +6,8 @@ export class RttEstimator {
   /** Smoothed RTT (ms); 0 until the first sample. */
   rtt = 0;
   rttVar = 0;
+  /** The newest sample (ms); 0 until the first. */
+  latest = 0;
   /**
    * The timer backed off more than once since the last sample: the smoothed RTT may no longer
    * describe the path (RFC 6298 s5 lets a sender clear it then; we keep it for the RTO and let
@@ -29,6 +31,7 @@ export class RttEstimator {
   /** A sample from a packet that was sent exactly once (Karn's rule is the caller's). */
   sample(rttMs: number): void {
     const r = Math.max(rttMs, 0.001);
+    this.latest = r;
     this.stale = false;
     if (this.rtt === 0) {
       this.rtt = r;

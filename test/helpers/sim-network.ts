@@ -19,6 +19,7 @@ import type { CongestionControllerFactory } from '../../src/protocol/congestion/
 import type { Connection } from '../../src/protocol/connection.js';
 import { Endpoint } from '../../src/protocol/endpoint.js';
 import type { EndpointEvent, Remote } from '../../src/protocol/events.js';
+import type { ConnectionTracer } from '../../src/protocol/tracer.js';
 import { decodePacket, type Packet } from '../../src/protocol/packet.js';
 import { hashString, mulberry32, unit } from './random.js';
 
@@ -343,6 +344,8 @@ export interface HostOptions {
   randomQueue?: number[];
   /** ISNs this host answers SYNs with first (then SYN cookies): to force an acceptor's ISN. */
   isnQueue?: number[];
+  /** Told what the host's connections do (tracing tests). */
+  tracer?: ConnectionTracer;
   /** Application for accepted connections (default: a StreamApp with these options). */
   accept?: ((connection: Connection, host: SimHost) => SimApp | void) | AppOptions;
 }
@@ -411,6 +414,7 @@ export class SimHost {
       config: options.config ?? {},
       ...(options.controller ? { controller: options.controller } : {}),
       ...(options.isnQueue ? { synCookies: forcedCookies(options.isnQueue, this.prng) } : {}),
+      ...(options.tracer ? { tracer: options.tracer } : {}),
     });
     this.endpoint.listening = options.listening ?? false;
   }

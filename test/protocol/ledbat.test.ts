@@ -4,6 +4,7 @@
  * delay is read off the bottleneck link itself (how long a datagram would wait), not from the
  * sender's own estimate.
  */
+import { Ledbat } from '../../src/protocol/congestion/ledbat.js';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FixedWindow } from '../../src/protocol/congestion/fixed-window.js';
@@ -142,5 +143,31 @@ describe('the congestion controller interface', () => {
     assert.equal(b.app(b.accepted[0]!).receivedBytes, payload.length);
     assert.deepEqual([...cwnds], [20 * 1400]);
     assert.ok(conn.stats().retransmits > 0);
+  });
+});
+
+describe('clock-drift correction from the reverse path', () => {
+  /** Base 50 ms; the reverse path's samples; then one of ours at `last` µs: what LEDBAT reads. */
+  const after = (peerSamples: readonly [number, number][], last: number): { queuingDelay: number; baseDelay: number } => {
+    const cc = new Ledbat(1400);
+    cc.onAck(1400, 50_000, 0, 40, 0, 40);
+    for (const [at, sample] of peerSamples) cc.onPeerDelaySample(sample, at);
+    // The current delay is the least of the last three samples.
+    for (let i = 0; i < 3; i++) cc.onAck(1400, last, 0, 40, 10_000 + i, 40);
+    return cc.stats();
+  };
+
+  test("a fast fall of the peer's base is its path, not drift: a 5 ms queue still reads as one", () => {
+    // The first reverse sample waited 8 ms in the peer's event loop; 100 ms later one did not.
+    // Taken as drift, our base rose 8 ms and the 5 ms queue read as none.
+    const o = after([[0, 20_000], [100, 12_000]], 55_000);
+    assert.ok(o.queuingDelay >= 4.8 && o.baseDelay <= 50.2, JSON.stringify(o));
+  });
+
+  test('a slow fall is drift, followed as libutp does', () => {
+    // 0.5 ms in 10 s (50 ppm), and our samples crept up by as much: no queue.
+    const o = after([[0, 20_000], [10_000, 19_500]], 50_500);
+    assert.deepEqual(o.queuingDelay, 0);
+    assert.equal(o.baseDelay, 50.5);
   });
 });

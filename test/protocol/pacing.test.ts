@@ -34,7 +34,18 @@ describe('pacing under a window smaller than a packet', () => {
   test('Pacer: a packet larger than the window waits at most one RTT (over the gain)', () => {
     const pacer = new Pacer();
     pacer.sent(1374, 0, 1, 100, false);
-    assert.ok(pacer.delay(0) <= 100 / 1.25, `${pacer.delay(0)} ms`);
+    assert.ok(pacer.delay(0, 1, 100, false) <= 100 / 1.25, `${pacer.delay(0, 1, 100, false)} ms`);
+  });
+
+  test('Pacer: the gap after a packet follows the window of now, not of when it left', () => {
+    // Two packets per 100 ms (a LEDBAT++ slowdown's floor), then the window regains 30 packets:
+    // the next packet is due after 1/30 of the RTT, not after half of it.
+    const pacer = new Pacer();
+    pacer.sent(1400, 0, 2800, 100, false);
+    const slow = pacer.delay(0, 2800, 100, false);
+    assert.ok(slow > 30 && slow <= 40, `${slow} ms`); // 1400 B at 2800 B per 100 ms over gain 1.25
+    const wait = pacer.delay(0, 42_000, 100, true);
+    assert.ok(wait <= 100 / 30 / 2 + 1e-9, `${wait} ms`);
   });
 });
 

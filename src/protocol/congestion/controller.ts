@@ -13,9 +13,11 @@ export interface CongestionController {
   /**
    * `ackedBytes` were newly acknowledged. `delaySample` is the peer's echoed
    * timestamp_difference (one-way delay plus clock offset, µs) or undefined; `flightBefore` is
-   * the bytes in flight before this ack; `now` in ms.
+   * the bytes in flight before this ack; `rtt` the smoothed RTT (ms); `now` in ms; `ackRtt` the
+   * RTT of the newest packet this ack covers (ms; Infinity when it covers none but resends): a
+   * one-way queueing delay above it means the base delay drifted.
    */
-  onAck(ackedBytes: number, delaySample: number | undefined, flightBefore: number, rtt: number, now: number): void;
+  onAck(ackedBytes: number, delaySample: number | undefined, flightBefore: number, rtt: number, now: number, ackRtt?: number): void;
   /**
    * A packet was declared lost by fast retransmit; `sentAt` is when it was (last) sent. Returns
    * whether the window was cut: a cut starts a recovery episode that `onSpuriousLoss` may undo.
@@ -48,5 +50,8 @@ export interface CongestionStats {
   slowStart: boolean;
 }
 
-/** Makes the controller of one connection, from that connection's configuration. */
-export type CongestionControllerFactory = (config: ConnectionConfig) => CongestionController;
+/**
+ * Makes the controller of one connection, from that connection's configuration. `epochOffset`
+ * turns the core's clock into the wall clock (`now + epochOffset` = Unix ms; 0 in the simulator).
+ */
+export type CongestionControllerFactory = (config: ConnectionConfig, epochOffset: number) => CongestionController;

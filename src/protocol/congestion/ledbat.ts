@@ -3,6 +3,8 @@ import { DelayHistory } from './delay-history.js';
 
 /** Window growth at most this many bytes per RTT (libutp, libtorrent). */
 const MAX_GAIN_PER_RTT = 3000;
+/** A ramped gain is at most this many times the base gain (a bound, rarely reached). */
+const MAX_RAMP = 32;
 /** What the window keeps per idle RTO (libtorrent). */
 const IDLE_DECAY = 2 / 3;
 /** Halve at most once per this many ms. */
@@ -15,6 +17,8 @@ const SLOW_START_EXIT = 0.9;
 const FAR_ABOVE_TARGET = 1.05;
 /** Largest clock-drift correction applied at once (µs), as libutp. */
 const MAX_DRIFT_STEP = 10_000;
+/** The fastest two clocks drift apart (µs per ms: 1000 ppm, far beyond any real crystal's). */
+const MAX_DRIFT_RATE = 1;
 
 export interface LedbatOptions {
   /** Target queueing delay in ms (default 100). */
@@ -27,6 +31,11 @@ export interface LedbatOptions {
   decreaseAbove?: number;
   /** Share of the excess over the target shed per RTT there (default 0.5). */
   decreaseFactor?: number;
+  /**
+   * Below the target, the 3000-byte gain per RTT grows by this many times itself for every RTT
+   * since the delay was last at the target (default 0: a constant gain, as libutp).
+   */
+  gainRamp?: number;
 }
 
 /**
@@ -44,6 +53,9 @@ export class Ledbat implements CongestionController {
   private readonly slowStartExit: number;
   private readonly decreaseAbove: number;
   private readonly decreaseFactor: number;
+  private readonly gainRamp: number;
+  /** When the delay was last at or above the target (ms), for the gain ramp. */
+  private lastAtTarget = 0;
   protected slowStart = true;
   protected slowStartThreshold = Infinity;
   private lastCut = -Infinity;
@@ -51,9 +63,12 @@ export class Ledbat implements CongestionController {
   private beforeCut: number | undefined = undefined;
   private readonly ourHistory = new DelayHistory();
   private readonly theirHistory = new DelayHistory();
+  /** When the reverse path's base last changed (ms): drift is bounded by the time since. */
+  private theirBaseSince = 0;
   private readonly recent: number[] = [];
   protected queuingDelay = 0;
-  private rtt = 0;
+  /** The RTT of the packet the current delay sample belongs to (ms), for the drift check. */
+  protected ackRtt = Infinity;
 
   constructor(
     protected readonly packetSize: number,
@@ -64,6 +79,7 @@ export class Ledbat implements CongestionController {
     this.slowStartExit = options.slowStartExit ?? SLOW_START_EXIT;
     this.decreaseAbove = options.decreaseAbove ?? FAR_ABOVE_TARGET;
     this.decreaseFactor = options.decreaseFactor ?? 0.5;
+    this.gainRamp = options.gainRamp ?? 0;
     this.window = 2 * packetSize;
   }
 
@@ -71,13 +87,14 @@ export class Ledbat implements CongestionController {
     return this.slowStart;
   }
 
-  onAck(ackedBytes: number, delaySample: number | undefined, flightBefore: number, rtt: number, now: number): void {
-    this.rtt = rtt;
+  onAck(ackedBytes: number, delaySample: number | undefined, flightBefore: number, rtt: number, now: number, ackRtt = rtt): void {
+    this.ackRtt = ackRtt;
     if (delaySample !== undefined) this.addDelaySample(delaySample, now);
     // An application-limited sender earns no growth: the window was not what held it back.
     const windowLimited = flightBefore + this.packetSize >= this.window;
     const offTarget = this.target - this.queuingDelay;
     if (this.slowStart) {
+      this.lastAtTarget = now;
       if (this.queuingDelay > this.slowStartExit * this.target) {
         this.slowStart = false;
         this.slowStartThreshold = this.window;
@@ -89,7 +106,16 @@ export class Ledbat implements CongestionController {
       }
     }
     const share = Math.min(ackedBytes, this.window) / this.window;
-    let gain = (MAX_GAIN_PER_RTT * offTarget * share) / this.target;
+    // Only time spent window-limited below the target ramps the gain up: a sender that was held
+    // back by its application for a minute must not come back with a minute's worth of ramp.
+    if (offTarget <= 0 || !windowLimited) this.lastAtTarget = now;
+    let gainPerRtt = MAX_GAIN_PER_RTT;
+    if (this.gainRamp > 0 && rtt > 0) {
+      // The same for every flow (it depends on time, not on the window): an equal additive
+      // increase, which with a proportional decrease makes windows converge.
+      gainPerRtt *= Math.min(MAX_RAMP, 1 + (this.gainRamp * (now - this.lastAtTarget)) / rtt);
+    }
+    let gain = (gainPerRtt * offTarget * share) / this.target;
     if (gain > 0 && !windowLimited) return;
     if (this.queuingDelay > this.decreaseAbove * this.target) {
       // Far above the target (a slow-start overshoot, or a TCP flow filling the queue): the
@@ -108,15 +134,25 @@ export class Ledbat implements CongestionController {
     // Their samples are our clock minus theirs; ours are theirs minus ours. Their base falling
     // means our clock runs slow relative to theirs, so our samples creep up and our stale base
     // would read as queueing: raise our base by the same amount (libutp, libtorrent).
-    if (before !== undefined && after !== undefined && before !== after) {
-      const fall = (before - after) | 0;
-      if (fall > 0 && fall <= MAX_DRIFT_STEP) this.ourHistory.shift(fall);
+    if (before === undefined || after === undefined || before === after) {
+      if (before === undefined) this.theirBaseSince = now;
+      return;
     }
+    const fall = (before - after) | 0;
+    if (fall > 0 && fall <= MAX_DRIFT_STEP) {
+      // Clocks drift by at most MAX_DRIFT_RATE: a larger fall is the reverse path's own delay
+      // going down (a first sample that waited in the peer's event loop, a reverse queue that
+      // drained), not drift. Taken whole, it raised a correct base by up to 10 ms, and then
+      // every queue read that much too short.
+      this.ourHistory.shift(Math.min(fall, Math.ceil((now - this.theirBaseSince) * MAX_DRIFT_RATE)));
+    }
+    this.theirBaseSince = now;
   }
 
   onLoss(sentAt: number, now: number): boolean {
     if (sentAt < this.lastCut || now - this.lastCut < LOSS_CUT_INTERVAL) return false;
     this.lastCut = now;
+    this.lastAtTarget = now;
     this.beforeCut = this.window;
     this.window = Math.max(this.packetSize, this.window / 2);
     this.slowStart = false;
@@ -131,7 +167,7 @@ export class Ledbat implements CongestionController {
     this.beforeCut = undefined;
   }
 
-  onIdle(periods: number): void {
+  onIdle(periods: number, _now?: number): void {
     const before = this.window;
     this.window = Math.max(2 * this.packetSize, before * IDLE_DECAY ** periods);
     if (this.window >= before) return;
@@ -170,8 +206,10 @@ export class Ledbat implements CongestionController {
     let current = this.recent[0]!;
     for (const s of this.recent) if (((s - current) | 0) < 0) current = s;
     let delay = (current - this.ourHistory.base!) | 0;
-    // A one-way queueing delay above the RTT is impossible: the base has drifted (libutp).
-    const rttMicros = Math.floor(this.rtt * 1000);
+    // A one-way queueing delay above the RTT of the same packet is impossible: the base has
+    // drifted (libutp compares with that packet's RTT; a smoothed RTT lags a queue that builds
+    // within a few RTTs, after a slowdown say, and the check would then raise a correct base).
+    const rttMicros = this.ackRtt === Infinity ? 0 : Math.floor(this.ackRtt * 1000);
     if (rttMicros > 0 && delay > rttMicros) {
       this.ourHistory.shift(delay - rttMicros);
       delay = rttMicros;

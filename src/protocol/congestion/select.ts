@@ -18,9 +18,9 @@ export function checkCongestionControl(name: unknown): void {
 }
 
 /** The controller `config.congestionControl` names, for one connection. */
-export function controllerFor(config: ConnectionConfig): CongestionController {
+export function controllerFor(config: ConnectionConfig, epochOffset: number): CongestionController {
   const options = { targetDelay: config.targetDelay, maxWindow: config.maxWindow };
   return config.congestionControl === 'ledbat++'
-    ? new LedbatPlusPlus(config.packetSize, options)
+    ? new LedbatPlusPlus(config.packetSize, { ...options, epochOffset })
     : new Ledbat(config.packetSize, options);
 }

@@ -7,7 +7,7 @@ import { IPV6_PACKET_SIZE } from '../protocol/config.js';
 import type { Connection } from '../protocol/connection.js';
 import { UtpError } from '../protocol/errors.js';
 import { addressFor, familyOf, validateBufferSize, validateHost, validatePort } from './args.js';
-import { Socket, type SocketOptions } from './socket.js';
+import { Socket, type SocketOptions, type SocketTracker } from './socket.js';
 import { UdpDriver, type SendFunction } from './udp-driver.js';
 
 /** An IP literal (a zone such as `%eth0` allowed), as opposed to a host name to resolve. */
@@ -482,11 +482,16 @@ export class SharedSocket extends EventEmitter {
 
   private track(socket: Socket): void {
     this.sockets.add(socket);
-    socket.onRelease = () => {
-      this.sockets.delete(socket);
-      if (this.closeWhenIdleFlag && this.sockets.size === 0) this.close();
-      this.maybeFinishClose();
-    };
+    socket.tracker = this.tracker;
+  }
+
+  /** One for all our sockets (a closure per socket cost ~90 bytes each); not a public method. */
+  private readonly tracker: SocketTracker = { release: (socket) => this.untrack(socket) };
+
+  private untrack(socket: Socket): void {
+    this.sockets.delete(socket);
+    if (this.closeWhenIdleFlag && this.sockets.size === 0) this.close();
+    this.maybeFinishClose();
   }
 
   private maybeFinishClose(): void {

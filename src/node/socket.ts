@@ -98,8 +98,11 @@ export class Socket extends Duplex implements ConnectionOwner {
   private idleTimeout = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private lastActivity = 0;
-  /** @internal Called once this socket is gone (the driver's owner stops counting it). */
-  onRelease: (() => void) | undefined;
+  /**
+   * @internal Told once this socket is gone, so it stops counting it (the SharedSocket that made it). An
+   * object with a method, not a closure per socket: ~90 bytes less per connection (issue 9).
+   */
+  tracker: SocketTracker | undefined;
 
   /** @internal Sockets come from `connect()`, a Server or a SharedSocket. */
   constructor(options: SocketOptions = {}) {
@@ -450,11 +453,16 @@ export class Socket extends Duplex implements ConnectionOwner {
     }
     this.releaseWrite();
     this.releaseFinal();
-    const release = this.onRelease;
-    this.onRelease = undefined;
-    release?.();
+    const tracker = this.tracker;
+    this.tracker = undefined;
+    tracker?.release(this);
     callback(error);
   }
+}
+
+/** Whoever counts live sockets (a SharedSocket). */
+export interface SocketTracker {
+  release(socket: Socket): void;
 }
 
 /** A write on a connection that already closed (both directions finished): net says EPIPE. */

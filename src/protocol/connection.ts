@@ -12,7 +12,7 @@ import { WriteQueue } from './write-queue.js';
 import { seqAdd, seqDiff } from './seq.js';
 import { ConnectionTimers } from './connection-timers.js';
 import { NOT_SCHEDULED } from './deadline-heap.js';
-import { LossDetector, MIN_TAIL_LOSS_DELAY } from './loss-detection.js';
+import { LossDetector, MIN_TAIL_LOSS_DELAY, type LossHost } from './loss-detection.js';
 import { Pacer } from './pacer.js';
 import { newCounters, type ConnectionCounters, type ConnectionStats } from './stats.js';
 import { delaySample, timestampDifference, timestampMicros } from './time.js';
@@ -91,9 +91,62 @@ const ORPHAN_FIN_RETRANSMITS = 3;
 const MAX_CONFIRM_FAILURES = 3;
 /** Bytes a DATA packet leaves for a selective ACK (2 + 4: 32 packets past ack_nr); larger masks go on a STATE. */
 const SACK_RESERVE = 6;
+/**
+ * Keepalive deadlines sit on a grid of this many ms (see keepaliveAt). Spread at their natural
+ * times, 50,000 idle connections' ~1,700 keepalives a second each woke the driver, ran a flush
+ * and sent alone, and each arrived alone at the peer, which flushed for it (issue 9: 12-15% of a
+ * core). On the grid they go out ~85 at a time, 20 times a second: one wake-up and one flush per
+ * batch on each side. Small enough that a batch fits a default-sized socket receive buffer.
+ */
+const KEEPALIVE_GRID = 50;
 /** Packet sizes tried after EMSGSIZE, largest first (down to the family's floor): common tunnel
  * and link MTUs less IP and UDP headers (1280: IPv6 minimum; 1232: its payload; 1024; 576 floor). */
 const PACKET_SIZE_STEPS = [1400, 1280, 1232, 1024];
+
+/**
+ * Scratch header fields, filled and encoded within one call (headerFields, then encodeHeaderInto)
+ * and never kept: one for all connections rather than 88 bytes in each (issue 9).
+ */
+const HEADER_FIELDS: HeaderFields = {
+  type: PacketType.State,
+  connectionId: 0,
+  timestamp: 0,
+  timestampDifference: 0,
+  windowSize: 0,
+  seq: 0,
+  ack: 0,
+  selectiveAck: undefined,
+};
+
+/**
+ * RTT evidence of the ACK being processed (processAck, filled by acknowledge, read by
+ * takeRttSample, all within one call): the youngest never-retransmitted packet it acks
+ * cumulatively and selectively (ms; Infinity: none), and whether it cumulatively acks a
+ * retransmitted packet, which voids the cumulative sample. One for all connections: as fields
+ * it cost each connection ~56 bytes (issue 9).
+ */
+const ACK_EVIDENCE = { ackRtt: Infinity, sackRtt: Infinity, coversResend: false };
+
+/** What the send errors the OS reported so far left behind (see Connection.onSendError). */
+interface SendFailure {
+  errors: number;
+  sizeReductions: number;
+  /** Failed transmissions per seq_nr of DATA/FIN packets in the send buffer. */
+  failed: Map<number, number>;
+  /** Persistent-error streak: when its first failure happened (ms) and its length. */
+  streakStart: number;
+  streak: number;
+  /**
+   * Refused packets await their re-split (an older oversized packet is still in flight, or
+   * reports are still to come): no new data goes out meanwhile, as a packet that passed behind
+   * the refused ones would forbid renumbering them for good (see resplitOversized).
+   */
+  waiting: boolean;
+}
+
+function newSendFailure(): SendFailure {
+  return { errors: 0, sizeReductions: 0, failed: new Map(), streakStart: -Infinity, streak: 0, waiting: false };
+}
 
 /**
  * One µTP connection's state machine.
@@ -104,7 +157,7 @@ const PACKET_SIZE_STEPS = [1400, 1280, 1232, 1024];
  * calls `write`, `end`, `abort` and `setApplicationBuffered`. Output goes to the host's outbox and
  * event queue; nothing is sent or emitted synchronously to the caller.
  */
-export class Connection {
+export class Connection implements LossHost {
   state: ConnectionState;
   readonly remote: Remote;
   /** Connection id we receive on (demultiplexing key). */
@@ -150,14 +203,6 @@ export class Connection {
   heapIndex = NOT_SCHEDULED;
   heapKey = Infinity;
   private consecutiveTimeouts = 0;
-  /**
-   * RTT evidence of the ACK being processed: the youngest never-retransmitted packet it acks
-   * cumulatively and selectively (ms; Infinity: none), and whether it cumulatively acks a
-   * retransmitted packet, which voids the cumulative sample (see takeRttSample).
-   */
-  private ackRtt = Infinity;
-  private sackRtt = Infinity;
-  private ackCoversResend = false;
 
   private readonly writeQueue = new WriteQueue();
   private writeBlocked = false;
@@ -227,6 +272,8 @@ export class Connection {
     syn?: Packet;
     /** For acceptors: send the STATE now (false when re-created from a SYN cookie). */
     answer?: boolean;
+    /** For initiators: the SYN waits for `startHandshake` (the endpoint's HandshakeLimit). */
+    deferSyn?: boolean;
     tracer?: ConnectionTracer | undefined;
   }) {
     const { config, host, remote, isn, now, syn } = options;
@@ -254,7 +301,7 @@ export class Connection {
       this.ackNr = 0;
       this.peerSeqHigh = 0;
       this.peerWindow = config.packetSize;
-      this.sendSyn(now);
+      if (options.deferSyn !== true) this.sendSyn(now);
     } else {
       // Acceptor: our STATE carries the ISN without consuming it; our first DATA reuses it.
       this.state = 'syn-recv';
@@ -271,7 +318,7 @@ export class Connection {
     }
     this.ackFloor = this.ackFloorNext = seqAdd(this.sendBuffer.oldest, -1);
     this.ackFloorAt = now;
-    this.loss = new LossDetector(this.sendBuffer, this.rttEstimator, this.cc, this.counters, this.timers, { markLost: (out) => this.markLost(out), requestFlush: () => this.requestFlush(), sendProbe: (out, at) => this.sendProbe(out, at) }, this.ackFloor);
+    this.loss = new LossDetector(this.sendBuffer, this.rttEstimator, this.cc, this.counters, this.timers, this, this.ackFloor);
   }
 
   // ---------------------------------------------------------------- application side
@@ -330,7 +377,8 @@ export class Connection {
       this.orphaned = true;
       return;
     }
-    if (this.state !== 'syn-recv') this.sendHeader(PacketType.Reset, this.sendBuffer.next, now, undefined);
+    // Not for a connection whose SYN never left (it waited for a handshake slot): no peer knows it.
+    if (this.state !== 'syn-recv' && !(this.state === 'syn-sent' && this.synTransmits === 0)) this.sendHeader(PacketType.Reset, this.sendBuffer.next, now, undefined);
     this.close(undefined, false);
   }
 
@@ -365,8 +413,8 @@ export class Connection {
       ...this.cc.stats?.(),
       reorderThreshold: this.loss.reorderThreshold,
       packetSize: this.config.packetSize,
-      packetSizeReductions: this.sendFailure.sizeReductions,
-      sendErrors: this.sendFailure.errors,
+      packetSizeReductions: this.sendFailure?.sizeReductions ?? 0,
+      sendErrors: this.sendFailure?.errors ?? 0,
     };
   }
 
@@ -443,7 +491,7 @@ export class Connection {
       this.close(undefined, true);
     }
     // A waiting re-split is retried at the flush: this ACK may have taken what blocked it.
-    if (this.ackPending || this.resendsPending > 0 || this.writeQueue.length > 0 || this.finState === 'queued' || this.sendFailure.waiting) this.requestFlush();
+    if (this.ackPending || this.resendsPending > 0 || this.writeQueue.length > 0 || this.finState === 'queued' || this.sendFailure?.waiting === true) this.requestFlush();
   }
 
   /**
@@ -595,8 +643,9 @@ export class Connection {
     let ackedSomething = false;
     const ack = packet.ack;
     const stale = seqDiff(seqAdd(this.sendBuffer.oldest, -1), ack) < 0;
-    this.ackRtt = this.sackRtt = Infinity;
-    this.ackCoversResend = false;
+    const evidence = ACK_EVIDENCE;
+    evidence.ackRtt = evidence.sackRtt = Infinity;
+    evidence.coversResend = false;
     while (this.sendBuffer.count > 0 && seqDiff(this.sendBuffer.oldest, ack) >= 0) {
       const out = this.sendBuffer.shift()!;
       ackedSomething = true;
@@ -620,7 +669,7 @@ export class Connection {
     if (acked > 0 || ackedSomething) {
       const sample = delaySample(packet.timestampDifference);
       if (sample !== undefined) this.lastDelay = sample;
-      if (acked > 0) this.cc.onAck(acked, sample, flightBefore, this.rttEstimator.rtt, now, Math.min(this.ackRtt, this.sackRtt));
+      if (acked > 0) this.cc.onAck(acked, sample, flightBefore, this.rttEstimator.rtt, now, Math.min(ACK_EVIDENCE.ackRtt, ACK_EVIDENCE.sackRtt));
       this.consecutiveTimeouts = 0;
       this.rttEstimator.resetBackoff();
       this.timers.arm('rto', this.bytesInFlight > 0 || this.sendBuffer.count > 0 ? now + this.rttEstimator.rto : Infinity);
@@ -632,12 +681,13 @@ export class Connection {
   /** Bookkeeping for a packet the peer has now: returns its payload bytes newly out of flight. */
   private acknowledge(out: OutPacket, sacked: boolean, now: number): number {
     this.loss.onDelivered(out, sacked, now);
+    const evidence = ACK_EVIDENCE;
     if (out.transmissions > 1) {
-      if (!sacked) this.ackCoversResend = true;
+      if (!sacked) evidence.coversResend = true;
     } else if (sacked) {
-      if (now - out.sentAt < this.sackRtt) this.sackRtt = now - out.sentAt;
-    } else if (now - out.sentAt < this.ackRtt) {
-      this.ackRtt = now - out.sentAt;
+      if (now - out.sentAt < evidence.sackRtt) evidence.sackRtt = now - out.sentAt;
+    } else if (now - out.sentAt < evidence.ackRtt) {
+      evidence.ackRtt = now - out.sentAt;
     }
     if (out.needsResend) {
       out.needsResend = false;
@@ -656,7 +706,8 @@ export class Connection {
    * dropped; a selectively acked packet still gives one (Linux: FLAG_RETRANS_DATA_ACKED, sack_rtt).
    */
   private takeRttSample(): void {
-    const sample = this.ackCoversResend ? this.sackRtt : Math.min(this.ackRtt, this.sackRtt);
+    const { ackRtt, sackRtt, coversResend } = ACK_EVIDENCE;
+    const sample = coversResend ? sackRtt : Math.min(ackRtt, sackRtt);
     if (sample !== Infinity) this.rttEstimator.sample(sample);
   }
 
@@ -677,14 +728,14 @@ export class Connection {
     return acked;
   }
 
-  /** A tail-loss probe: `out` goes again now, still counted in flight (it never left it). */
-  private sendProbe(out: OutPacket, now: number): void {
+  /** LossHost (for this.loss only). A tail-loss probe: `out` goes again now, still counted in flight (it never left it). */
+  sendProbe(out: OutPacket, now: number): void {
     this.counters.retransmits++;
     this.transmitData(out, now);
   }
 
-  /** Marks a packet for resend (a loss detector's or the timeout's decision). */
-  private markLost(out: OutPacket): void {
+  /** LossHost (for this.loss only). Marks a packet for resend (a loss detector's or the timeout's decision). */
+  markLost(out: OutPacket): void {
     out.needsResend = true;
     this.resendsPending++;
     this.bytesInFlight -= out.payload.length;
@@ -757,7 +808,8 @@ export class Connection {
 
   // ---------------------------------------------------------------- output
 
-  private requestFlush(): void {
+  /** LossHost (for this.loss), and everything here that leaves something to send. */
+  requestFlush(): void {
     if (this.dirty) return;
     this.dirty = true;
     this.host.markDirty(this);
@@ -768,7 +820,7 @@ export class Connection {
     this.dirty = false;
     let sentData = false;
     // Acks may have taken the older oversized packets a waiting re-split was blocked on.
-    if (this.sendFailure.waiting && this.state === 'connected' && !this.resplitOversized(now)) return;
+    if (this.sendFailure?.waiting === true && this.state === 'connected' && !this.resplitOversized(now)) return;
     if (this.state === 'connected') sentData = this.sendAllowed(now);
     const mayAck = this.state !== 'syn-sent' && this.state !== 'syn-recv';
     // A DATA packet's selective ACK is cut to fit packetSize: the whole one follows on a STATE.
@@ -829,7 +881,7 @@ export class Connection {
         sent = true;
         continue;
       }
-      if (this.sendFailure.waiting) break; // see sendFailure.waiting
+      if (this.sendFailure?.waiting === true) break; // see SendFailure.waiting
       if (this.writeQueue.length > 0) {
         if (this.sendBuffer.full) break;
         const size = Math.min(maxPayload, this.writeQueue.length);
@@ -945,6 +997,11 @@ export class Connection {
     this.sendHeader(PacketType.State, this.sendBuffer.next, now, undefined);
   }
 
+  /** An initiator created with `deferSyn` may handshake now: its first SYN goes out. */
+  startHandshake(now: number): void {
+    if (this.state === 'syn-sent' && this.synTransmits === 0) this.sendSyn(now);
+  }
+
   private sendSyn(now: number): void {
     this.synTransmits++;
     this.lastSent = now;
@@ -971,17 +1028,6 @@ export class Connection {
     return Math.max(0, this.config.receiveBufferSize - this.applicationBuffered - this.recvBuffer.bytes);
   }
 
-  private readonly fields: HeaderFields = {
-    type: PacketType.State,
-    connectionId: 0,
-    timestamp: 0,
-    timestampDifference: 0,
-    windowSize: 0,
-    seq: 0,
-    ack: 0,
-    selectiveAck: undefined,
-  };
-
   /**
    * Sends a packet with fresh header fields, header and payload copied into one new datagram
    * buffer. A fresh buffer per transmission, never one rewritten in place: the OS may still hold
@@ -1005,7 +1051,7 @@ export class Connection {
 
   /** Header fields for a packet sent now: ack_nr, window, timestamps and SACK are always current. */
   private headerFields(type: PacketType, seq: number, now: number, payloadLength: number): HeaderFields {
-    const f = this.fields;
+    const f = HEADER_FIELDS;
     f.type = type;
     f.connectionId = this.sendId;
     f.timestamp = timestampMicros(now);
@@ -1043,9 +1089,22 @@ export class Connection {
   nextDeadline(): number {
     if (this.state === 'syn-recv' || this.state === 'closed') return this.timers.expires;
     const connected = this.state === 'connected';
-    const keepaliveAt = connected && this.config.keepaliveInterval > 0 ? this.lastSent + this.config.keepaliveInterval : Infinity;
+    const keepaliveAt = connected ? this.keepaliveAt() : Infinity;
     const idleAt = connected && this.config.idleTimeout > 0 ? this.lastReceived + this.config.idleTimeout : Infinity;
     return this.timers.next(keepaliveAt, idleAt);
+  }
+
+  /**
+   * When a keepalive is due (Infinity: disabled): `keepaliveInterval` after the last send, rounded
+   * down to the KEEPALIVE_GRID so idle connections' keepalives fall due together (never later
+   * than the interval, which stays under a 30 s NAT timeout). Shared by nextDeadline and
+   * handleTimeout: the same sum in both, so a wake-up at exactly the deadline always finds it due.
+   */
+  private keepaliveAt(): number {
+    const interval = this.config.keepaliveInterval;
+    if (interval <= 0) return Infinity;
+    const at = this.lastSent + interval;
+    return interval >= 4 * KEEPALIVE_GRID ? Math.floor(at / KEEPALIVE_GRID) * KEEPALIVE_GRID : at;
   }
 
   handleTimeout(now: number): void {
@@ -1088,7 +1147,7 @@ export class Connection {
           this.peerWindow = Math.max(this.peerWindow, this.config.packetSize);
           this.requestFlush();
         }
-        if (this.config.keepaliveInterval > 0 && now >= this.lastSent + this.config.keepaliveInterval) {
+        if (now >= this.keepaliveAt()) {
           this.ackPending = true;
           this.requestFlush();
         }
@@ -1138,21 +1197,8 @@ export class Connection {
   // ---------------------------------------------------------------- send errors (from the driver)
   // Kept apart from the rest of the state machine: it touches the send buffer only to re-split.
 
-  private readonly sendFailure = {
-    errors: 0,
-    sizeReductions: 0,
-    /** Failed transmissions per seq_nr of DATA/FIN packets in the send buffer. */
-    failed: new Map<number, number>(),
-    /** Persistent-error streak: its first and latest failure time (ms) and length. */
-    streakStart: -Infinity,
-    streak: 0,
-    /**
-     * Refused packets await their re-split (an older oversized packet is still in flight, or
-     * reports are still to come): no new data goes out meanwhile, as a packet that passed behind
-     * the refused ones would forbid renumbering them for good (see resplitOversized).
-     */
-    waiting: false,
-  };
+  /** Created at the first send error: most connections never see one (issue 9's memory per connection). */
+  private sendFailure: SendFailure | undefined = undefined;
 
   /**
    * The OS refused a datagram this connection sent. The driver reports each failure once,
@@ -1165,7 +1211,7 @@ export class Connection {
    */
   onSendError(code: string, datagram: Uint8Array, now: number): void {
     if (this.state === 'closed') return;
-    const f = this.sendFailure;
+    const f = (this.sendFailure ??= newSendFailure());
     f.errors++;
     if (code === 'ENOBUFS' || code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR') return;
     if (code === 'EMSGSIZE' && this.onMessageTooBig(datagram, now)) return;
@@ -1189,7 +1235,7 @@ export class Connection {
     const v6 = this.remote.family === 'IPv6' && !this.remote.address.startsWith('::ffff:'); // mapped IPv4 is IPv4
     const floor = v6 ? IPV6_PACKET_SIZE : 576;
     if (size <= floor) return false;
-    const f = this.sendFailure;
+    const f = this.sendFailure!;
     if (this.config.packetSize >= size) {
       let next = floor;
       for (const step of PACKET_SIZE_STEPS) {
@@ -1221,7 +1267,7 @@ export class Connection {
    * Returns false when the connection failed.
    */
   private resplitOversized(now: number): boolean {
-    const f = this.sendFailure;
+    const f = this.sendFailure!;
     const buffer = this.sendBuffer;
     const maxPayload = this.maxPayload;
     for (const seq of f.failed.keys()) if (!buffer.get(seq)) f.failed.delete(seq);

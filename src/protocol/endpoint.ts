@@ -3,6 +3,7 @@ import type { CongestionControllerFactory } from './congestion/controller.js';
 import { checkCongestionControl, controllerFor } from './congestion/select.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import { DeadlineHeap } from './deadline-heap.js';
+import { HandshakeLimit } from './handshake-limit.js';
 import type { EndpointEvent, Remote, Transmit } from './events.js';
 import { decodePacket, encodeHeader, looksLikeUtp, PacketType, type Packet } from './packet.js';
 import { seqAdd } from './seq.js';
@@ -82,6 +83,9 @@ export class Endpoint implements ConnectionHost {
   private readonly wakeups = new DeadlineHeap<Connection>();
   /** Scratch for the connections due in one `handleTimeout`. */
   private readonly due: Connection[] = [];
+  /** Outgoing handshakes per remote (see HandshakeLimit); `starting` took a slot, their SYN goes at the next flush. */
+  private readonly handshakes = new HandshakeLimit();
+  private readonly starting: Connection[] = [];
 
   /** address -> (port << 16 | recv_id) -> connection. Two numeric-keyed levels avoid a string per datagram. */
   private readonly byAddress = new Map<string, Map<number, Connection>>();
@@ -141,7 +145,10 @@ export class Endpoint implements ConnectionHost {
     return this.connectionCount;
   }
 
-  /** Opens a connection to `remote`; its SYN is in `transmits`. */
+  /**
+   * Opens a connection to `remote`; its SYN is in `transmits`, or waits while too many
+   * handshakes with that remote are in progress (see HandshakeLimit).
+   */
   connect(remote: Remote, now: number, config?: Partial<EndpointConfig>): Connection {
     let recvId: number;
     do recvId = this.random() & 0xffff;
@@ -157,9 +164,11 @@ export class Endpoint implements ConnectionHost {
       sendId: (recvId + 1) & 0xffff,
       isn: this.random() & 0xffff,
       now,
+      deferSyn: true,
       tracer: this.tracer,
     });
     this.add(connection);
+    if (this.handshakes.admit(connection)) connection.startHandshake(now);
     return connection;
   }
 
@@ -192,6 +201,7 @@ export class Endpoint implements ConnectionHost {
       connection.handlePacket(packet, now);
       // It may have become connected (its keepalive and idle deadlines start to count).
       this.wakeups.lower(connection, wakeAt(connection));
+      this.handshakes.update(connection, this.starting);
       return true;
     }
     if (packet.type !== PacketType.Reset && this.acceptByCookie(packet, remote, now)) {
@@ -205,6 +215,7 @@ export class Endpoint implements ConnectionHost {
 
   /** Sends what every connection marked since the last flush has to send. */
   flush(now: number): void {
+    this.startWaitingHandshakes(now);
     const dirty = this.dirty;
     // Connections may mark themselves (or others) again while flushing; index, don't iterate.
     for (let i = 0; i < dirty.length; i++) {
@@ -232,7 +243,10 @@ export class Endpoint implements ConnectionHost {
     for (let i = 0; i < due.length; i++) {
       const connection = due[i]!;
       if (connection.paceAt <= now) connection.resumePacing();
-      if (connection.nextDeadline() <= now) connection.handleTimeout(now);
+      if (connection.nextDeadline() <= now) {
+        connection.handleTimeout(now);
+        this.handshakes.update(connection, this.starting);
+      }
       // Not if it was removed meanwhile: a retired connection ignores this.
       this.wakeups.schedule(connection, wakeAt(connection));
     }
@@ -266,6 +280,7 @@ export class Endpoint implements ConnectionHost {
     if (inner.size === 0) this.byAddress.delete(connection.remote.address);
     this.connectionCount--;
     this.unpace(connection);
+    this.handshakes.update(connection, this.starting);
     if (this.unconfirmed.delete(connection)) return;
     // Its peer may still send: remember whom a RESET must name (see resetId).
     const closed = closedKey(connection.remote, connection.recvId);
@@ -276,6 +291,17 @@ export class Endpoint implements ConnectionHost {
     // Lingering connections outlive their application socket: the driver waits for this event
     // before it closes the UDP socket they still need.
     this.events.push({ type: 'removed', connection });
+  }
+
+  /** SYNs of connects that waited for a handshake slot and got one since the last flush. */
+  private startWaitingHandshakes(now: number): void {
+    const starting = this.starting;
+    for (let i = 0; i < starting.length; i++) {
+      const connection = starting[i]!;
+      connection.startHandshake(now);
+      // Its SYN retransmission timer: wake() lowered its key when the timer was armed.
+    }
+    starting.length = 0;
   }
 
   /**

@@ -1,8 +1,11 @@
 import { PacketType } from './packet.js';
 import { SEQ_MASK, seqAdd, seqDiff } from './seq.js';
 
-/** Slots a new connection starts with. */
-const INITIAL_SLOTS = 64;
+/** Slots allocated at the first push (none before: an idle connection holds no ring at all). */
+const INITIAL_SLOTS = 16;
+
+/** The ring of every send buffer that never held a packet: shared, never written (push grows first). */
+const NO_SLOTS: (OutPacket | undefined)[] = [];
 
 /** A DATA or FIN packet we sent and the peer has not acknowledged yet. */
 export interface OutPacket {
@@ -22,21 +25,19 @@ export interface OutPacket {
 
 /**
  * In-flight packets by seq_nr, from the oldest unacknowledged to the next to send.
- * A power-of-two ring indexed by seq_nr that starts small and doubles as the window needs it,
- * up to `capacity`, which bounds packets in flight (an idle connection costs little memory).
+ * A power-of-two ring indexed by seq_nr, allocated at the first push and doubled as the window
+ * needs it, up to `capacity`, which bounds packets in flight. Until then it is an empty array:
+ * 64 eager slots were ~560 bytes, an eighth of an idle connection end (issue 9).
  */
 export class SendBuffer {
-  private slots: (OutPacket | undefined)[];
-  private mask: number;
+  private slots: (OutPacket | undefined)[] = NO_SLOTS;
+  private mask = 0;
   /** Oldest unacknowledged seq_nr. */
   oldest: number;
   /** Packets between `oldest` and the next seq_nr, sacked or not. */
   count = 0;
 
   constructor(firstSeq: number, readonly capacity = 4096) {
-    const initial = Math.min(INITIAL_SLOTS, capacity);
-    this.slots = new Array<OutPacket | undefined>(initial).fill(undefined);
-    this.mask = initial - 1;
     this.oldest = firstSeq & SEQ_MASK;
   }
 
@@ -57,7 +58,7 @@ export class SendBuffer {
 
   private grow(): void {
     const old = this.slots;
-    const size = old.length * 2;
+    const size = old.length === 0 ? Math.min(INITIAL_SLOTS, this.capacity) : old.length * 2;
     this.slots = new Array<OutPacket | undefined>(size).fill(undefined);
     this.mask = size - 1;
     for (let i = 0, seq = this.oldest; i < this.count; i++, seq = seqAdd(seq, 1)) {

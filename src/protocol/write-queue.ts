@@ -9,8 +9,12 @@
  * (less than a packet, held back by Nagle or the window) so the application need not wait for
  * an ACK to get its buffer back.
  */
+/** The chunk list of every queue that was never written to: shared, never pushed to (see push). */
+const NO_CHUNKS: Uint8Array[] = [];
+
 export class WriteQueue {
-  private readonly chunks: Uint8Array[] = [];
+  /** NO_CHUNKS until the first write: an idle connection's queue holds no array of its own (issue 9). */
+  private chunks: Uint8Array[] = NO_CHUNKS;
   private head = 0;
   private offset = 0;
   /** Bytes queued. */
@@ -20,6 +24,7 @@ export class WriteQueue {
 
   push(data: Uint8Array): void {
     if (data.length === 0) return;
+    if (this.chunks === NO_CHUNKS) this.chunks = [];
     this.chunks.push(data);
     this.length += data.length;
     this.borrowed = true;
@@ -48,6 +53,7 @@ export class WriteQueue {
     this.takeInto(copy, 0, size);
     this.clear();
     if (size > 0) {
+      if (this.chunks === NO_CHUNKS) this.chunks = [];
       this.chunks.push(copy);
       this.length = size;
     }

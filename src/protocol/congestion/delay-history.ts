@@ -10,7 +10,11 @@ export function wrappingLess(a: number, b: number): boolean {
 }
 
 export class DelayHistory {
-  private readonly buckets: number[] = [];
+  /**
+   * Oldest first. Replaced by an exact-size copy once a bucket (a minute), not pushed to: push
+   * grows an array to 17 slots for one sample, ~70 bytes per history per idle connection (issue 9).
+   */
+  private buckets: number[] = [];
   private bucketStart = -Infinity;
   /** Minimum over the history; undefined until the first sample. */
   base: number | undefined = undefined;
@@ -24,8 +28,8 @@ export class DelayHistory {
     if (this.base === undefined || wrappingLess(sample, this.base)) this.base = sample;
     if (now - this.bucketStart >= this.bucketMs || this.buckets.length === 0) {
       this.bucketStart = now;
-      this.buckets.push(sample);
-      if (this.buckets.length > this.bucketCount) this.buckets.shift();
+      const kept = this.buckets.length >= this.bucketCount ? this.buckets.slice(1) : this.buckets;
+      this.buckets = kept.concat(sample);
       this.recompute();
       return;
     }

@@ -18,6 +18,7 @@
 //                  microtp at BENCH_BASELINE_REF, for before/after in one run; see bench/baseline.ts)
 //   GAUGE_CONNS    connection counts to run, default 1,64
 //   GAUGE_TIMEOUT_S  per transfer, default 120;   GAUGE_JSON=1  also write bench/results/gauge-<date>.json
+//   GAUGE_NODE_ARGS  extra node flags for both workers, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
@@ -45,6 +46,7 @@ const stacks = env('GAUGE_STACKS', 'microtp,utp-native,udx-native,dgram-blast,tc
 for (const s of stacks) if (!STACKS.includes(s)) throw new Error(`GAUGE_STACKS: unknown ${s}; known: ${STACKS.join(', ')}`);
 const connCounts = env('GAUGE_CONNS', '1,64').split(',').map((c) => positive('GAUGE_CONNS', c));
 const bytes = Math.round(mb * MiB);
+const nodeArgs = env('GAUGE_NODE_ARGS', '').split(/\s+/).filter(Boolean);
 /** The blast has no connections: it runs single-flow only. */
 const stacksFor = (conns: number): StackName[] => (conns === 1 ? stacks : stacks.filter((s) => s !== 'dgram-blast'));
 
@@ -53,7 +55,7 @@ function spawnIn(side: 'receiver' | 'sender', args: string[]): ChildProcess {
   // `ip netns exec` execs node in place: the child's PID is the worker's, and fd 3 (IPC) and
   // NODE_CHANNEL_FD pass through.
   const ns = side === 'receiver' ? GAUGE_NS.receiver : GAUGE_NS.sender;
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, WORKER, ...args], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeArgs, WORKER, ...args], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   live.add(child);
   child.on('exit', () => live.delete(child));
   return child;

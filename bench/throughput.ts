@@ -23,12 +23,16 @@ export interface ReceiverDone {
   firstByteAt: number; // epoch ms (comparable across processes on one host)
   lastByteAt: number;
   cpuMicros: number; // user + system, from listening to the last byte
+  /** microtp only: packets the receiver sent (ACKs) per packet it received, from stats(). */
+  acksPerPacket?: number;
 }
 
 export interface SenderStats {
   type: 'stats';
   startAt: number; // epoch ms right before connect()
   cpuMicros: number; // user + system, from connect() until told to stop
+  /** microtp only: retransmissions per packet sent, from stats(). */
+  resendsPerPacket?: number;
 }
 
 const CHUNK = 64 * 1024;
@@ -51,6 +55,8 @@ async function receiver(stack: Stack, total: number, conns: number, lossy: boole
     if (cpu === undefined) return; // report once
     const done: ReceiverDone = { type: 'done', bytes, firstByteAt, lastByteAt, cpuMicros: cpuSince(cpu) };
     cpu = undefined;
+    const totals = sumStats(pipes);
+    if (totals) done.acksPerPacket = totals.packetsSent / totals.packetsReceived;
     clearInterval(progress);
     clearInterval(quiet);
     send(done);
@@ -61,7 +67,9 @@ async function receiver(stack: Stack, total: number, conns: number, lossy: boole
         if (bytes > 0 && now() - lastByteAt > QUIET_MS) finish();
       }, 50)
     : undefined;
+  const pipes: Pipe[] = [];
   const port = await stack.listen(conns, (pipe) => {
+    pipes.push(pipe);
     pipe.on('error', (err) => fail(`receiver: ${String(err)}`));
     pipe.on('data', (chunk) => {
       lastByteAt = now();
@@ -79,7 +87,11 @@ async function sender(stack: Stack, total: number, port: number, conns: number):
   const startAt = now();
   const cpu = process.cpuUsage();
   process.on('message', (msg) => {
-    if (msg === 'stop') send({ type: 'stats', startAt, cpuMicros: cpuSince(cpu) } satisfies SenderStats);
+    if (msg !== 'stop') return;
+    const stats: SenderStats = { type: 'stats', startAt, cpuMicros: cpuSince(cpu) };
+    const totals = sumStats(pipes);
+    if (totals) stats.resendsPerPacket = totals.retransmits / totals.packetsSent;
+    send(stats);
   });
   const pipes: Pipe[] = [];
   for (let i = 0; i < conns; i++) {
@@ -91,6 +103,19 @@ async function sender(stack: Stack, total: number, port: number, conns: number):
   await Promise.all(pipes.map((pipe, i) => writeAll(pipe, i === 0 ? total - share * (conns - 1) : share, chunk)));
   // Keep the connections open (no end()): the parent stops us after the
   // receiver has everything, so close behaviour never affects the numbers.
+}
+
+/** The sum of the pipes' microtp counters (undefined for other stacks). */
+function sumStats(pipes: Pipe[]): { packetsSent: number; packetsReceived: number; retransmits: number } | undefined {
+  const sum = { packetsSent: 0, packetsReceived: 0, retransmits: 0 };
+  for (const pipe of pipes) {
+    const stats = (pipe as { stats?: () => typeof sum | undefined }).stats?.();
+    if (!stats) return undefined;
+    sum.packetsSent += stats.packetsSent;
+    sum.packetsReceived += stats.packetsReceived;
+    sum.retransmits += stats.retransmits;
+  }
+  return pipes.length > 0 ? sum : undefined;
 }
 
 async function writeAll(pipe: Pipe, bytes: number, chunk: Buffer): Promise<void> {

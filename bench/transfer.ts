@@ -22,6 +22,8 @@ export interface TransferResult {
   e2eMibPerSec?: number; // sender's connect() -> receiver's last byte
   senderCpuSecPerGiB?: number;
   receiverCpuSecPerGiB?: number;
+  acksPerPacket?: number; // microtp: the receiver's packets sent per packet received
+  resendsPerPacket?: number; // microtp: the sender's retransmissions per packet sent
 }
 
 export interface TransferSpec {
@@ -87,7 +89,7 @@ export async function transfer(spec: TransferSpec): Promise<TransferResult> {
         const done = await Promise.race([next(receiver, 'done', 'receiver'), next(sender, 'done', 'sender')]);
         const stats = next(sender, 'stats', 'sender');
         sender.send('stop');
-        const { startAt, cpuMicros } = await stats;
+        const { startAt, cpuMicros, resendsPerPacket } = await stats;
         const seconds = (done.lastByteAt - done.firstByteAt) / 1000;
         Object.assign(result, {
           ok: true,
@@ -97,6 +99,8 @@ export async function transfer(spec: TransferSpec): Promise<TransferResult> {
           e2eMibPerSec: done.bytes / MiB / ((done.lastByteAt - startAt) / 1000),
           senderCpuSecPerGiB: cpuMicros / 1e6 / (done.bytes / GiB),
           receiverCpuSecPerGiB: done.cpuMicros / 1e6 / (done.bytes / GiB),
+          acksPerPacket: done.acksPerPacket,
+          resendsPerPacket,
         });
       })(),
       deadline,
@@ -122,7 +126,9 @@ export const fmt = (x: number | undefined, digits = 1): string => (x === undefin
 /** One line per finished transfer, as it finishes. */
 export function resultLine(r: TransferResult): string {
   return r.ok
-    ? `${fmt(r.mibPerSec)} MiB/s, CPU s/GiB sender ${fmt(r.senderCpuSecPerGiB, 2)} receiver ${fmt(r.receiverCpuSecPerGiB, 2)}`
+    ? `${fmt(r.mibPerSec)} MiB/s, CPU s/GiB sender ${fmt(r.senderCpuSecPerGiB, 2)} receiver ${fmt(r.receiverCpuSecPerGiB, 2)}` +
+        (r.acksPerPacket === undefined ? '' : `; acks/packet ${fmt(r.acksPerPacket, 3)}`) +
+        (r.resendsPerPacket === undefined ? '' : `, resends/packet ${fmt(r.resendsPerPacket, 4)}`)
     : `FAILED: ${r.error} (receiver had ${fmt(r.bytesReceived / MiB)} MiB` +
         (r.failedAfterSeconds ? `, ~${fmt(r.bytesReceived / MiB / r.failedAfterSeconds)} MiB/s)` : ')');
 }

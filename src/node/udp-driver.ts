@@ -58,20 +58,6 @@ export interface DriverCounters {
 /** Datagrams handled before an ACK goes out even if the burst is not over. */
 const MAX_BURST = 64;
 
-/** The payloads of events[from..to] (all 'data' events) in one new buffer. */
-function concatData(events: EndpointEvent[], from: number, to: number): Buffer {
-  let size = 0;
-  for (let k = from; k <= to; k++) size += (events[k] as { data: Uint8Array }).data.length;
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (let k = from; k <= to; k++) {
-    const data = (events[k] as { data: Uint8Array }).data;
-    out.set(data, at);
-    at += data.length;
-  }
-  return out;
-}
-
 /** Random u32s from the OS, fetched in batches: connection ids and ISNs must not be guessable. */
 function osRandom(): () => number {
   let pool = new Uint32Array(0);
@@ -381,16 +367,6 @@ export class UdpDriver extends EventEmitter {
           continue;
         }
         const owner = event.connection.context as ConnectionOwner | undefined;
-        if (event.type === 'data') {
-          // A burst's in-order payloads of one connection reach the stream as one chunk: one
-          // push and one 'data' event instead of one per datagram (a copy of each payload is
-          // cheaper than a push). `i` moves past the run first: a listener that throws must
-          // not get these bytes again.
-          const first = i;
-          while (i + 1 < events.length && events[i + 1]!.type === 'data' && events[i + 1]!.connection === event.connection) i++;
-          owner?.onCoreEvent(first === i ? event : { type: 'data', connection: event.connection, data: concatData(events, first, i) });
-          continue;
-        }
         owner?.onCoreEvent(event);
       }
     } finally {

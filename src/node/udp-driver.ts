@@ -10,7 +10,6 @@ import type { Connection } from '../protocol/connection.js';
 import { Endpoint } from '../protocol/endpoint.js';
 import type { EndpointEvent, Remote, Transmit } from '../protocol/events.js';
 import { isValidSource } from './args.js';
-import { PeerCount, sameRemote } from './sole-peer.js';
 
 
 /**
@@ -57,6 +56,10 @@ export interface DriverCounters {
 
 /** Datagrams handled before an ACK goes out even if the burst is not over. */
 const MAX_BURST = 64;
+
+function sameRemote(a: Remote, b: Remote): boolean {
+  return a === b || (a.port === b.port && a.address === b.address);
+}
 
 /** Random u32s from the OS, fetched in batches: connection ids and ISNs must not be guessable. */
 function osRandom(): () => number {
@@ -137,7 +140,7 @@ export class UdpDriver extends EventEmitter {
     this.socket.on('error', (error) => {
       // A connected socket hears ICMP port unreachable as ECONNREFUSED from recvmsg; an
       // unconnected one (what every other socket is) never does. Keep the same behaviour.
-      if (this.peers && (error as NodeJS.ErrnoException).code === 'ECONNREFUSED') return;
+      if (this.solePeer && (error as NodeJS.ErrnoException).code === 'ECONNREFUSED') return;
       this.emit('error', error);
     });
     this.socket.on('listening', () => {
@@ -265,10 +268,7 @@ export class UdpDriver extends EventEmitter {
   /** Opens an outgoing connection from this socket. */
   connect(remote: Remote, config?: Partial<EndpointConfig>): Connection {
     const connection = this.endpoint.connect(remote, performance.now(), config);
-    if (this.peers) {
-      this.peers.add(connection.remote);
-      this.syncPeer();
-    }
+    if (this.solePeer && this.peer === undefined) this.connectPeer(connection.remote);
     this.scheduleFlush();
     return connection;
   }
@@ -305,10 +305,9 @@ export class UdpDriver extends EventEmitter {
         try {
           if (send) send(socket, t.data, t.remote.port, t.remote.address, this.onSent);
           else if (this.peer !== undefined && sameRemote(t.remote, this.peer)) socket.send(t.data, this.onSent);
-          else {
-            if (this.peer !== undefined) this.disconnectPeer(); // never expected: every live connection talks to the peer
-            socket.send(t.data, t.remote.port, t.remote.address, this.onSent);
-          }
+          // (To any other remote on a connected socket dgram throws ERR_SOCKET_DGRAM_IS_CONNECTED,
+          // reported below: never expected, such a socket has one peer.)
+          else socket.send(t.data, t.remote.port, t.remote.address, this.onSent);
         } catch (error) {
           // dgram's synchronous argument checks (a bad port or address): this datagram is lost,
           // the others still go. No callback will come for it, so it gets no in-flight record.
@@ -339,7 +338,7 @@ export class UdpDriver extends EventEmitter {
     }
     if (!error) return;
     // As for recvmsg (see the 'error' listener): an unconnected socket would not have heard it.
-    if (this.peers && (error as NodeJS.ErrnoException).code === 'ECONNREFUSED') return;
+    if (this.solePeer && (error as NodeJS.ErrnoException).code === 'ECONNREFUSED') return;
     this.reportSendError(t, error);
   }
 
@@ -359,10 +358,6 @@ export class UdpDriver extends EventEmitter {
       for (; i < events.length; i++) {
         const event = events[i]!;
         if (event.type === 'connection' || event.type === 'removed') {
-          if (event.type === 'removed' && this.peers) {
-            this.peers.remove(event.connection.remote);
-            this.syncPeer();
-          }
           this.emit(event.type, event.connection);
           continue;
         }
@@ -379,14 +374,15 @@ export class UdpDriver extends EventEmitter {
   }
 
   /**
-   * Live connections per remote, on a socket that only carries outgoing connections to one peer
-   * (connect()'s own sockets): the dgram socket is connected to it. A
-   * connected send skips the kernel's per-datagram route lookup and dgram's address handling:
-   * measured on a veth pair, 8.7-9.3 us of CPU per 1400-byte datagram against 10.0-11.8 us for
-   * a send with an address (bench/gauge). The kernel then delivers datagrams from that peer only,
-   * which is all such a socket expects. Off (undefined) for every other socket.
+   * Set on a socket that only carries outgoing connections to one peer (connect()'s own sockets):
+   * its dgram socket is connected to that peer at the first connection. A connected send skips
+   * the kernel's per-datagram route lookup and dgram's address handling: measured on a veth pair,
+   * 8.7-9.3 us of CPU per 1400-byte datagram against 10.0-11.8 us for a send with an address
+   * (docs/performance-state.md). The kernel then delivers datagrams from that peer only, which is
+   * all such a socket expects. The peer never changes: disconnecting a socket whose port the
+   * kernel chose gives the port up (Linux unhashes it), which would break every connection on it.
    */
-  private peers: PeerCount | undefined;
+  private solePeer = false;
   /** The peer the dgram socket is connected to. */
   private peer: Remote | undefined;
 
@@ -396,42 +392,27 @@ export class UdpDriver extends EventEmitter {
    * Not with a test's `send` seam, which takes an address per datagram.
    */
   connectToSolePeer(): void {
-    if (!this.sendDatagram) this.peers ??= new PeerCount();
+    if (!this.sendDatagram && !this.listens) this.solePeer = true;
   }
 
-  /** Connects the dgram socket to the one peer of every live connection, once there is one. */
-  private syncPeer(): void {
-    const peers = this.peers;
-    if (peers === undefined) return;
-    const want = peers.only;
-    if (this.peer !== undefined) {
-      // A second peer: never expected, connect()'s pool gives such a socket one peer only (see
-      // pooledSocket). Disconnecting costs the socket its port (Linux unhashes a socket whose
-      // port it chose), so its connections break; sending to the second peer through a
-      // connected socket would not even be possible.
-      if (peers.size > 1 || (want !== undefined && !sameRemote(want, this.peer))) this.disconnectPeer();
-      return;
-    }
-    // Only once bound: `lookup` then answers synchronously, so connect() completes in this call
-    // and no send can find the socket half-connected (dgram would throw for its address).
-    if (want === undefined || !this.bound || this.closed || this.listens) return;
+  private connectPeer(remote: Remote): void {
+    if (!this.bound || this.closed || this.listens) return;
+    const settled = (error?: Error): void => {
+      if (error) this.solePeer = false; // stays unconnected, as any other socket
+      else this.peer = remote;
+    };
     try {
-      this.socket.connect(want.port, want.address);
-      this.socket.remoteAddress(); // throws unless connected now
-      this.peer = want;
+      this.socket.connect(remote.port, remote.address, settled);
     } catch {
-      // Not connected synchronously (never expected): give the feature up for this socket.
-      this.peers = undefined;
-      this.socket.once('connect', () => this.socket.disconnect());
+      return; // connected or connecting already (never expected)
     }
-  }
-
-  private disconnectPeer(): void {
-    this.peer = undefined;
+    // Once bound, `lookup` answers synchronously, so the socket is connected now (its callback
+    // comes on the next tick): from here on, a send must not name an address.
     try {
-      this.socket.disconnect();
+      this.socket.remoteAddress();
+      this.peer = remote;
     } catch {
-      // Not connected (closed meanwhile): nothing to undo.
+      // Still connecting: sends with an address stay valid until `settled` says otherwise.
     }
   }
 

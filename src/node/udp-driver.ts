@@ -1,9 +1,6 @@
 import dgram from 'node:dgram';
-import type dns from 'node:dns';
 import { randomBytes } from 'node:crypto';
-import { lookup as dnsLookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
-import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { EndpointConfig } from '../protocol/config.js';
 import type { Connection } from '../protocol/connection.js';
@@ -104,38 +101,15 @@ export class UdpDriver extends EventEmitter {
   private readonly inFlight: Transmit[] = [];
   private sentHead = 0;
   private readonly onSent = (error: Error | null): void => this.sendDone(error);
-  /** Set at 'listening': from then on, an IP literal's lookup answers at once (see `lookup`). */
+  /** Set at 'listening' (connect() to a sole peer waits for it). */
   private bound = false;
-  private lastAddress = '';
-  private lastFamily = 0;
-  /**
-   * dgram resolves the destination of every unconnected send through this (dns.lookup by default,
-   * which answers an IP literal on the next tick: the send itself then waits for a nextTick, one
-   * per datagram, and costs an isIP test). µTP only sends to numeric addresses (a datagram's
-   * source, or connect()'s host after its own resolution), so once bound an IP literal is answered
-   * synchronously and dgram sends at once; the last one is remembered (a connection's address
-   * is one string, compared by identity first). Before 'listening' it stays dns.lookup: bind()
-   * resolves its own address through here and must not emit 'listening' synchronously.
-   */
-  private readonly lookup = (hostname: string, options: dns.LookupOneOptions, callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void): void => {
-    if (this.bound) {
-      if (hostname === this.lastAddress) return callback(null, hostname, this.lastFamily);
-      const family = isIP(hostname);
-      if (family !== 0) {
-        this.lastAddress = hostname;
-        this.lastFamily = family;
-        return callback(null, hostname, family);
-      }
-    }
-    dnsLookup(hostname, options, callback);
-  };
   private readonly runFlush = (): void => this.flushNow();
 
   constructor(type: 'udp4' | 'udp6', config?: Partial<EndpointConfig>, options: UdpDriverOptions = {}) {
     super();
     this.sendDatagram = options.send;
     this.endpoint = new Endpoint({ random: osRandom(), config: config ?? {} });
-    this.socket = dgram.createSocket({ type, reuseAddr: false, lookup: this.lookup });
+    this.socket = dgram.createSocket({ type, reuseAddr: false });
     this.socket.on('message', (data, rinfo) => this.onMessage(data, rinfo));
     this.socket.on('error', (error) => {
       // A connected socket hears ICMP port unreachable as ECONNREFUSED from recvmsg; an
@@ -397,6 +371,9 @@ export class UdpDriver extends EventEmitter {
 
   private connectPeer(remote: Remote): void {
     if (!this.bound || this.closed || this.listens) return;
+    // dgram resolves the address first (dns.lookup answers an IP literal on the next tick) and
+    // connects then, before any flush (a setImmediate) sends: sends name the address until
+    // `settled` says the socket is connected.
     const settled = (error?: Error): void => {
       if (error) this.solePeer = false; // stays unconnected, as any other socket
       else this.peer = remote;
@@ -404,15 +381,7 @@ export class UdpDriver extends EventEmitter {
     try {
       this.socket.connect(remote.port, remote.address, settled);
     } catch {
-      return; // connected or connecting already (never expected)
-    }
-    // Once bound, `lookup` answers synchronously, so the socket is connected now (its callback
-    // comes on the next tick): from here on, a send must not name an address.
-    try {
-      this.socket.remoteAddress();
-      this.peer = remote;
-    } catch {
-      // Still connecting: sends with an address stay valid until `settled` says otherwise.
+      // Connected or connecting already (never expected): stays as it is.
     }
   }
 

@@ -7,7 +7,9 @@
 // pair, 10^6 blind injections into a live transfer, 10^6 spoofed SYN-cookie guesses; bench/fuzz.ts),
 // webtorrent (the real webtorrent 2.x/3.x with libtorrent, over microtp vs over utp-native;
 // needs test/clients installed, skips itself otherwise), idle (50,000 idle connections: CPU share
-// and bytes per connection end; bench/idle-connections.ts). Each suite's own env knobs are in its file / README.
+// and bytes per connection end; bench/idle-connections.ts), gauge (the throughput gauge: two network
+// namespaces over a 1500-MTU veth, microtp vs libutp, udx-native, a raw dgram blast and TCP, 1 and 64
+// connections; needs root, skips itself otherwise; bench/gauge/run.ts). Each suite's own env knobs are in its file / README.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -18,6 +20,7 @@ const SUITES: Record<string, string> = {
   fuzz: './fuzz.js',
   webtorrent: './webtorrent.js',
   idle: './idle-connections.js',
+  gauge: './gauge/run.js',
 };
 
 const chosen = (process.env.BENCH_SUITES ?? Object.keys(SUITES).join(',')).split(',').map((s) => s.trim());

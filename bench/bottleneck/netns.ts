@@ -12,7 +12,8 @@ export const SENDER_ADDR = '10.77.1.1';
 export const RECEIVER_ADDR = '10.77.2.1';
 const BOTTLENECK_DEV = 'ubn-rr';
 
-function ip(args: string[]): string {
+/** Runs `ip <args>`; throws with its stderr. (Also used by the veth gauge, bench/gauge/netns.ts.) */
+export function ip(args: string[]): string {
   try {
     return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
   } catch (err) {
@@ -23,6 +24,11 @@ function ip(args: string[]): string {
 
 /** Deletes our namespaces if present (leftovers of an earlier run, or ours at the end). Never throws. */
 export function removeNamespaces(): string[] {
+  return deleteNamespaces(Object.values(NS));
+}
+
+/** Deletes those of `names` that exist. Never throws; returns what failed. */
+export function deleteNamespaces(names: readonly string[]): string[] {
   const errors: string[] = [];
   let existing: string[] = [];
   try {
@@ -30,7 +36,7 @@ export function removeNamespaces(): string[] {
   } catch (err) {
     errors.push(String(err));
   }
-  for (const ns of Object.values(NS)) {
+  for (const ns of names) {
     if (!existing.includes(ns)) continue;
     try {
       ip(['netns', 'del', ns]); // takes its veth ends, and so the pairs, with it

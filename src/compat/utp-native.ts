@@ -118,9 +118,10 @@ function connect(port: number, host?: string | null, options?: UtpNativeOptions 
   const allowHalfOpen = options?.allowHalfOpen !== false;
   const target = connectTarget(port, host);
   if (target instanceof Error) return asConnection(failedConnection(target, allowHalfOpen));
-  // One pooled UDP socket per address family and allowHalfOpen, shared with the import API's
-  // connect() (utp-native made a socket per connection); it closes once its last connection is gone.
-  return asConnection(pooledSocket(udpTypeFor(target.host), allowHalfOpen).connect(target.port, target.host), target);
+  // connect()'s pooled UDP sockets (per address family and allowHalfOpen: one connected to the
+  // first peer, one for the others), shared with the import API's connect() (utp-native made a
+  // socket per connection); each closes once its last connection is gone.
+  return asConnection(pooledSocket(udpTypeFor(target.host), allowHalfOpen, target).connect(target.port, target.host), target);
 }
 
 /**

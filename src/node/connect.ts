@@ -51,27 +51,54 @@ export interface ConnectOptions extends Omit<SharedSocketOptions, 'type'> {
 }
 
 /**
- * Outgoing connections made with `connect()` (and utp-native's `utp.connect`) share one UDP
- * socket per address family and half-open setting (many connections on one port, unlike
- * utp-native's socket per connection). The socket closes by itself when its last connection is
- * gone, so it never keeps the process alive on its own.
+ * Outgoing connections made with `connect()` (and utp-native's `utp.connect`) share UDP sockets
+ * per address family and half-open setting (many connections on one port, unlike utp-native's
+ * socket per connection): one for the first peer (IP literal and port) connected to, whose dgram
+ * socket is connect()ed to that peer (cheaper sends, see UdpDriver.connectToSolePeer), and one
+ * for every other peer. A socket closes by itself when its last connection is gone, so it never
+ * keeps the process alive on its own.
  */
 const pool = new Map<string, SharedSocket>();
+const solePeerPool = new Map<string, { socket: SharedSocket; peer: string }>();
 
-/** @internal The pooled socket for outgoing connections of this type and allowHalfOpen. */
-export function pooledSocket(type: 'udp4' | 'udp6', allowHalfOpen = false): SharedSocket {
+function newPooledSocket(type: 'udp4' | 'udp6', allowHalfOpen: boolean, onClose: (socket: SharedSocket) => void): SharedSocket {
+  const created = new SharedSocket({ type, allowHalfOpen });
+  created.closeWhenIdle();
+  created.on('error', () => {
+    // Socket-level errors (a failed bind) reach each waiting connection as its own error.
+  });
+  created.on('close', () => onClose(created));
+  return created;
+}
+
+/**
+ * @internal The pooled socket for outgoing connections of this type and allowHalfOpen; with
+ * `peer`, the sole-peer socket when it is free or already that peer's.
+ */
+export function pooledSocket(type: 'udp4' | 'udp6', allowHalfOpen = false, peer?: { host: string; port: number }): SharedSocket {
   const key = `${type}/${allowHalfOpen}`;
+  // Only an IP literal names one remote for sure (a name may resolve elsewhere next time): a
+  // connected socket's peer can never change, since disconnecting gives up its port (Linux
+  // unhashes a socket whose port it chose at bind).
+  if (peer && isIP(peer.host) !== 0) {
+    const peerKey = `${peer.host}|${peer.port}`;
+    const sole = solePeerPool.get(key);
+    if (sole && !sole.socket.closing && sole.peer === peerKey) return sole.socket;
+    if (!sole || sole.socket.closing) {
+      const created = newPooledSocket(type, allowHalfOpen, (closed) => {
+        if (solePeerPool.get(key)?.socket === closed) solePeerPool.delete(key);
+      });
+      created.connectToSolePeer();
+      solePeerPool.set(key, { socket: created, peer: peerKey });
+      return created;
+    }
+  }
   let shared = pool.get(key);
   if (!shared || shared.closing) {
-    const created = new SharedSocket({ type, allowHalfOpen });
-    created.closeWhenIdle();
-    created.on('error', () => {
-      // Socket-level errors (a failed bind) reach each waiting connection as its own error.
+    shared = newPooledSocket(type, allowHalfOpen, (closed) => {
+      if (pool.get(key) === closed) pool.delete(key);
     });
-    created.on('close', () => {
-      if (pool.get(key) === created) pool.delete(key);
-    });
-    pool.set(key, (shared = created));
+    pool.set(key, shared);
   }
   return shared;
 }
@@ -144,8 +171,11 @@ export function connect(
   const type = isIP(target) === 6 ? 'udp6' : 'udp4';
   const hasOwnOptions = Object.keys(socketOptions).length > 0;
   // Per-connection tunables need a socket of their own; plain connects share the pool's.
-  const shared = hasOwnOptions ? new SharedSocket({ ...socketOptions, type }) : pooledSocket(type);
-  if (hasOwnOptions) shared.closeWhenIdle();
+  const shared = hasOwnOptions ? new SharedSocket({ ...socketOptions, type }) : pooledSocket(type, false, { host: target, port });
+  if (hasOwnOptions) {
+    shared.closeWhenIdle();
+    shared.connectToSolePeer(); // its one connection's peer is its only one
+  }
   const socket = shared.connect(port, target);
   if (timeout !== undefined) socket.setTimeout(timeout);
   if (signal) abortWith(signal, socket);

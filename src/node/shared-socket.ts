@@ -436,6 +436,14 @@ export class SharedSocket extends EventEmitter {
     return this.closingFlag || this.driver.isClosed;
   }
 
+  /**
+   * @internal For connect()'s sockets, which never listen, are not the application's and only
+   * ever connect to one peer: the dgram socket is connected to it (see UdpDriver.connectToSolePeer).
+   */
+  connectToSolePeer(): void {
+    this.driver.connectToSolePeer();
+  }
+
   /** @internal For connect()'s pool: close by itself once the last connection is gone. */
   closeWhenIdle(): void {
     this.closeWhenIdleFlag = true;

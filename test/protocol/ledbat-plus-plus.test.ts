@@ -121,6 +121,49 @@ describe('LEDBAT++ slowdowns', () => {
   });
 });
 
+describe('LEDBAT++ slowdowns under timeouts, applications and clocks (review 8)', () => {
+  test('a timeout during a slowdown halves the window from before it, not the two-packet floor', () => {
+    // The flight at a slowdown's start is the whole old window, so its retransmission timer can
+    // fire while the window sits at the floor. Before the fix the timeout halved the floor: slow
+    // start stopped at two packets and the flow climbed back linearly from there.
+    const d = start();
+    drive(d, 10_000, () => 80);
+    const before = untilSlowdown(d);
+    d.now += 1_000;
+    d.cc.onTimeout(d.now);
+    const regained = regain(d);
+    assert.ok(regained >= 0.45 * before, `slow start after the timeout ended at ${regained}, the window before the slowdown was ${before}`);
+  });
+
+  test('a regain held back by the application does not postpone the next slowdown for many minutes', () => {
+    // The slowdown's duration sets the period of the next ones (nine times it). Measured to the
+    // end of the regain's slow start, it counted every second the application kept the sender
+    // short of its window: a minute app-limited scheduled the next slowdown a quarter of an
+    // hour after the flow was backlogged again (its base re-measured no more).
+    const d = start();
+    drive(d, 10_000, () => 80);
+    untilSlowdown(d);
+    for (let i = 0; i < 5; i++) d.cc.onAck(PACKET, sample(0), 2 * PACKET, RTT, (d.now += 20), RTT);
+    assert.equal(d.cc.inSlowStart, true);
+    // A minute sending one packet per half RTT: never window-limited, never idle.
+    const quiet = d.now + 60_000;
+    while (d.now < quiet) d.cc.onAck(PACKET, sample(0), PACKET, RTT, (d.now += RTT / 2), RTT);
+    const backlogged = d.now;
+    regain(d);
+    const count = d.slowdowns.length;
+    drive(d, backlogged + 60_000, () => 80);
+    assert.ok(d.slowdowns.length > count, 'no slowdown within a minute of being backlogged again');
+  });
+
+  test('a clock offset that is not a number leaves the slowdowns on (they fall on the core clock)', () => {
+    for (const epochOffset of [NaN, Infinity]) {
+      const d = start(epochOffset);
+      drive(d, 30_000, () => 80);
+      assert.ok(d.slowdowns.length >= 5, `epochOffset ${epochOffset}: ${d.slowdowns.length} slowdowns in 30 s`);
+    }
+  });
+});
+
 describe('the gain ramp', () => {
   /** Window growth over 20 RTTs below the target, one ack per packet; every `shortEvery`th ack finds the flight 3 packets short of the window. */
   const growth = (shortEvery: number): number => {

@@ -18,6 +18,13 @@ const EPOCH_UNIT = 1000;
 const REGAIN_TO = 0.7;
 /** Share of that regained window slow start resumes from (not 2 packets: the link would idle). */
 const REGAIN_FROM = 0.25;
+/**
+ * A slowdown and its regain take a few RTTs of a backlogged sender (at most two held, under two
+ * doublings back to 70%; up to ~8 smoothed RTTs in the fairness scenarios). One that took longer
+ * was held back by its application, and nine times all of it would put the next re-measurement of
+ * the base off for many minutes: the period counts at most this many RTTs of it.
+ */
+const MAX_SLOWDOWN_RTTS = 16;
 /** Growth below the target speeds up by this many times the base gain per RTT spent there. */
 const GAIN_RAMP = 2;
 
@@ -69,7 +76,9 @@ export class LedbatPlusPlus extends Ledbat {
 
   constructor(packetSize: number, options: LedbatPlusPlusOptions = {}) {
     super(packetSize, { slowStartExit: 0.75, gainRamp: GAIN_RAMP, ...options });
-    this.epochOffset = options.epochOffset ?? 0;
+    // Not a number (a broken clock source): epochs of the core clock, rather than none at all.
+    const epochOffset = options.epochOffset ?? 0;
+    this.epochOffset = Number.isFinite(epochOffset) ? epochOffset : 0;
   }
 
   override onAck(ackedBytes: number, delaySample: number | undefined, flightBefore: number, rtt: number, now: number, ackRtt = rtt): void {
@@ -95,7 +104,7 @@ export class LedbatPlusPlus extends Ledbat {
       this.nextSlowdownAt = this.nextEpoch(now + INITIAL_SLOWDOWN_AFTER * rtt, INITIAL_SLOWDOWN_AFTER * rtt);
     } else if (this.phase === 'regain') {
       this.phase = 'normal';
-      this.duration = now - this.slowdownStart;
+      this.duration = Math.min(now - this.slowdownStart, MAX_SLOWDOWN_RTTS * rtt);
       this.nextSlowdownAt = this.nextEpoch(now, this.duration);
     } else if (now >= this.nextSlowdownAt && this.window >= MIN_SLOWDOWN_PACKETS * this.packetSize) {
       this.phase = 'slowdown';
@@ -131,6 +140,10 @@ export class LedbatPlusPlus extends Ledbat {
   }
 
   override onTimeout(now: number): void {
+    // The flight at a slowdown's start is the whole window before it, so the timer may fire while
+    // the window sits at the floor: halve the window the path carried, not the floor (which left
+    // a two-packet slow-start target and a linear climb from there).
+    if (this.phase === 'slowdown') this.window = this.saved;
     super.onTimeout(now);
     this.phase = 'start';
     this.nextSlowdownAt = Infinity;

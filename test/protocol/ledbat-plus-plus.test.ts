@@ -155,6 +155,21 @@ describe('LEDBAT++ slowdowns under timeouts, applications and clocks (review 8)'
     assert.ok(d.slowdowns.length > count, 'no slowdown within a minute of being backlogged again');
   });
 
+  test('a slowdown skipped for a small window waits for the next epoch, not for the window to grow', () => {
+    // Slowdowns fall on common instants so that every flow drains the shared queue at once. One
+    // that fell due while the window was under MIN_SLOWDOWN_PACKETS stayed due, and came the
+    // moment the window grew back: at no epoch, with the others' queues standing.
+    // Slow start ends at a few packets; the window stays there, at the target, past an epoch.
+    const d: Driven = { cc: new LedbatPlusPlus(PACKET), now: 0, slowdowns: [] };
+    drive(d, 4_350, (x) => (x.cc.inSlowStart && x.cc.window < 3 * PACKET ? 0 : 100));
+    assert.ok(d.cc.window < 4 * PACKET && !d.cc.inSlowStart, `window ${d.cc.window}`);
+    const count = d.slowdowns.length;
+    // Then below it: the window grows back through four packets between two epochs.
+    drive(d, d.now + 10_000, () => 20);
+    const late = d.slowdowns.slice(count).filter((t) => t % 1000 >= 2 * RTT);
+    assert.deepEqual(late, [], `slowdowns at ${d.slowdowns.slice(count).map((t) => t.toFixed(0)).join(', ')}`);
+  });
+
   test('a clock offset that is not a number leaves the slowdowns on (they fall on the core clock)', () => {
     for (const epochOffset of [NaN, Infinity]) {
       const d = start(epochOffset);

@@ -106,7 +106,10 @@ export class LedbatPlusPlus extends Ledbat {
       this.phase = 'normal';
       this.duration = Math.min(now - this.slowdownStart, MAX_SLOWDOWN_RTTS * rtt);
       this.nextSlowdownAt = this.nextEpoch(now, this.duration);
-    } else if (now >= this.nextSlowdownAt && this.window >= MIN_SLOWDOWN_PACKETS * this.packetSize) {
+    } else if (now >= this.nextSlowdownAt && this.window < MIN_SLOWDOWN_PACKETS * this.packetSize) {
+      // Skipped: left due, it would come whenever the window grew back, at no common instant.
+      this.nextSlowdownAt = this.nextEpoch(now, this.duration);
+    } else if (now >= this.nextSlowdownAt) {
       this.phase = 'slowdown';
       this.saved = this.window;
       this.window = FLOOR_PACKETS * this.packetSize;

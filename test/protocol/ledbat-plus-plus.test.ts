@@ -170,6 +170,29 @@ describe('LEDBAT++ slowdowns under timeouts, applications and clocks (review 8)'
     assert.deepEqual(late, [], `slowdowns at ${d.slowdowns.slice(count).map((t) => t.toFixed(0)).join(', ')}`);
   });
 
+  test('an undo of a cut made just before a slowdown restores what the regain aims for, not the old window', () => {
+    // A reordering cut at W just before an epoch: the slowdown saves W/2, and the proof that the
+    // cut was spurious comes back during the regain. The undo restored W itself into the regain:
+    // one ack took the window from a quarter of the target to W (no fairness step, a burst).
+    const d = start();
+    drive(d, 10_000, () => 80);
+    untilSlowdown(d);
+    const last = d.slowdowns.at(-1)!;
+    untilSlowdown(d);
+    const period = d.slowdowns.at(-1)! - last;
+    drive(d, d.slowdowns.at(-1)! + period - 3 * RTT, () => 80);
+    const before = d.cc.window;
+    assert.equal(d.cc.onLoss(d.now - 1, d.now), true);
+    untilSlowdown(d);
+    for (let i = 0; i < 5; i++) d.cc.onAck(PACKET, sample(0), 2 * PACKET, RTT, (d.now += 20), 20);
+    assert.equal(d.cc.inSlowStart, true, 'regaining');
+    const regaining = d.cc.window;
+    d.cc.onSpuriousLoss();
+    assert.ok(d.cc.window <= regaining, `the undo took the window from ${regaining} to ${d.cc.window}`);
+    const regained = regain(d);
+    assert.ok(Math.abs(regained - 0.7 * before) < 0.1 * before, `regained ${regained} of ${before} after the undo`);
+  });
+
   test('a clock offset that is not a number leaves the slowdowns on (they fall on the core clock)', () => {
     for (const epochOffset of [NaN, Infinity]) {
       const d = start(epochOffset);

@@ -65,7 +65,8 @@ type Phase = 'start' | 'normal' | 'slowdown' | 'regain';
 export class LedbatPlusPlus extends Ledbat {
   private phase: Phase = 'start';
   private nextSlowdownAt = Infinity;
-  private slowdownStart = 0;
+  /** When the last slowdown began (ms; -Infinity before the first). */
+  private slowdownStart = -Infinity;
   private duration = 0;
   private holdUntil = 0;
   private saved = 0;
@@ -128,7 +129,17 @@ export class LedbatPlusPlus extends Ledbat {
 
   override onSpuriousLoss(): void {
     // An undo would restore a window from before the slowdown into the middle of it.
-    if (this.phase !== 'slowdown') super.onSpuriousLoss();
+    if (this.phase === 'slowdown') return;
+    if (this.beforeCut !== undefined && this.lastCut < this.slowdownStart) {
+      // The mistaken cut came before the last slowdown, which saved the cut window: what the cut
+      // took back is 70% of the window before it, as the slowdown's regain, not all of it at once.
+      const regainTo = REGAIN_TO * this.beforeCut;
+      if (this.phase === 'regain') this.slowStartThreshold = Math.max(this.slowStartThreshold, regainTo);
+      else this.window = Math.max(this.window, regainTo);
+      this.beforeCut = undefined;
+      return;
+    }
+    super.onSpuriousLoss();
   }
 
   override onIdle(periods: number, now: number): void {

@@ -105,7 +105,8 @@ export class LedbatPlusPlus extends Ledbat {
       this.nextSlowdownAt = this.nextEpoch(now + INITIAL_SLOWDOWN_AFTER * rtt, INITIAL_SLOWDOWN_AFTER * rtt);
     } else if (this.phase === 'regain') {
       this.phase = 'normal';
-      this.duration = Math.min(now - this.slowdownStart, MAX_SLOWDOWN_RTTS * rtt);
+      const took = now - this.slowdownStart;
+      this.duration = rtt > 0 ? Math.min(took, MAX_SLOWDOWN_RTTS * rtt) : took;
       this.nextSlowdownAt = this.nextEpoch(now, this.duration);
     } else if (now >= this.nextSlowdownAt && this.window < MIN_SLOWDOWN_PACKETS * this.packetSize) {
       // Skipped: left due, it would come whenever the window grew back, at no common instant.

@@ -193,6 +193,24 @@ describe('LEDBAT++ slowdowns under timeouts, applications and clocks (review 8)'
     assert.ok(Math.abs(regained - 0.7 * before) < 0.1 * before, `regained ${regained} of ${before} after the undo`);
   });
 
+  test('a slowdown that fell due during a restart after idle waits for the next epoch', () => {
+    // Slowdowns are checked only outside slow start. One that fell due while the window slow-
+    // started back after an idle period came when that slow start ended: at no common instant.
+    const d = start();
+    drive(d, 10_000, () => 80);
+    untilSlowdown(d);
+    const last = d.slowdowns.at(-1)!;
+    untilSlowdown(d);
+    const period = d.slowdowns.at(-1)! - last;
+    drive(d, d.slowdowns.at(-1)! + period - 150, () => 80);
+    d.cc.onIdle(10, d.now);
+    const count = d.slowdowns.length;
+    drive(d, d.now + 3 * period, (x) => (x.cc.inSlowStart ? 0 : 80));
+    const late = d.slowdowns.slice(count).filter((t) => t % 1000 >= 2 * RTT);
+    assert.ok(d.slowdowns.length > count, 'no slowdown after the restart');
+    assert.deepEqual(late, [], `slowdowns at ${d.slowdowns.slice(count).map((t) => t.toFixed(0)).join(', ')}`);
+  });
+
   test('a clock offset that is not a number leaves the slowdowns on (they fall on the core clock)', () => {
     for (const epochOffset of [NaN, Infinity]) {
       const d = start(epochOffset);

@@ -25,6 +25,8 @@ const REGAIN_FROM = 0.25;
  * the base off for many minutes: the period counts at most this many RTTs of it.
  */
 const MAX_SLOWDOWN_RTTS = 16;
+/** A slowdown this many RTTs past its epoch is missed, not late: the next epoch takes it. */
+const LATE_RTTS = 2;
 /** Growth below the target speeds up by this many times the base gain per RTT spent there. */
 const GAIN_RAMP = 2;
 
@@ -108,8 +110,10 @@ export class LedbatPlusPlus extends Ledbat {
       const took = now - this.slowdownStart;
       this.duration = rtt > 0 ? Math.min(took, MAX_SLOWDOWN_RTTS * rtt) : took;
       this.nextSlowdownAt = this.nextEpoch(now, this.duration);
-    } else if (now >= this.nextSlowdownAt && this.window < MIN_SLOWDOWN_PACKETS * this.packetSize) {
-      // Skipped: left due, it would come whenever the window grew back, at no common instant.
+    } else if (now >= this.nextSlowdownAt && (this.window < MIN_SLOWDOWN_PACKETS * this.packetSize || (rtt > 0 && now - this.nextSlowdownAt > LATE_RTTS * rtt))) {
+      // Skipped (a small window) or missed (a slow start after idle held it past its instant):
+      // left due, it would come whenever that ended, at no common instant, when the other flows'
+      // queues still stand.
       this.nextSlowdownAt = this.nextEpoch(now, this.duration);
     } else if (now >= this.nextSlowdownAt) {
       this.phase = 'slowdown';

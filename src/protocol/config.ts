@@ -212,3 +212,14 @@ export const DEFAULT_CONFIG: EndpointConfig = {
 
 /** The IPv6 minimum MTU (1280) minus IPv6 and UDP headers. */
 export const IPV6_PACKET_SIZE = 1232;
+
+/**
+ * `overrides` over `base`, skipping entries that are `undefined`: from JavaScript,
+ * `{ congestionControl: options.cc }` with `cc` unset means the default, as in Node's own APIs
+ * (spread, it replaced the default with `undefined`, and the endpoint refused it).
+ */
+export function withDefaults(base: EndpointConfig, overrides: Partial<EndpointConfig>): EndpointConfig {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(overrides)) if (value !== undefined) merged[key] = value;
+  return merged as unknown as EndpointConfig;
+}

@@ -1,4 +1,4 @@
-import { DEFAULT_CONFIG, type EndpointConfig } from './config.js';
+import { DEFAULT_CONFIG, type EndpointConfig, withDefaults } from './config.js';
 import type { CongestionControllerFactory } from './congestion/controller.js';
 import { checkCongestionControl, controllerFor } from './congestion/select.js';
 import { Connection, type ConnectionHost } from './connection.js';
@@ -130,7 +130,7 @@ export class Endpoint implements ConnectionHost {
     /** Told what every connection does, for diagnostics (the Node layer's publishes on diagnostics_channel). */
     tracer?: ConnectionTracer;
   }) {
-    this.config = { ...DEFAULT_CONFIG, ...options.config };
+    this.config = withDefaults(DEFAULT_CONFIG, options.config ?? {});
     checkCongestionControl(this.config.congestionControl);
     this.random = options.random;
     this.cookies = options.synCookies ?? new SynCookies(options.random);
@@ -153,7 +153,7 @@ export class Endpoint implements ConnectionHost {
     let recvId: number;
     do recvId = this.random() & 0xffff;
     while (this.find(remote, recvId) || this.find(remote, (recvId + 1) & 0xffff));
-    const merged = config ? { ...this.config, ...config } : this.config;
+    const merged = config ? withDefaults(this.config, config) : this.config;
     checkCongestionControl(merged.congestionControl);
     const connection = new Connection({
       config: merged,

@@ -297,6 +297,17 @@ describe('congestionControl option', { timeout: 20_000 }, () => {
     assert.throws(() => connect({ port: 9, host: '127.0.0.1', ...(bad as object) }), { code: 'ERR_INVALID_ARG_VALUE' });
   });
 
+  test('undefined means the default, as for every other option (review 8: it threw from listen() and createSocket)', async () => {
+    // From JavaScript (the types do not allow it): `{ congestionControl: options.cc }` with cc unset.
+    const unset = { congestionControl: undefined } as never as object;
+    createSocket(unset as never).close();
+    const server = createServer(unset as never, (socket) => socket.pipe(socket));
+    const port = await listen(server);
+    const socket = connect({ port, host: '127.0.0.1', ...unset });
+    assert.equal(await echoOnce(socket, 'y'.repeat(10_000)), 'y'.repeat(10_000));
+    await closeServer(server);
+  });
+
   for (const name of ['ledbat', 'ledbat++'] as const) {
     test(`'${name}' carries an echo both ways`, async () => {
       const server = createServer({ congestionControl: name }, (socket) => socket.pipe(socket));

@@ -189,3 +189,16 @@ describe('the default controller alone on the bottleneck', () => {
     });
   }
 });
+
+describe('a lone flow on a slow uplink (review 8)', () => {
+  // 0.4 Mbit/s, a home DSL uplink: the target queue is 5 kB, and the ramped gain (up to 32 x
+  // 3000 bytes per RTT) overshoots it by the time the delay answers. Classic LEDBAT and
+  // LedbatPlusPlus with gainRamp 0 keep p90 at 125-126 ms here; the ramp gives ~163 ms and p99
+  // ~206 ms (1 Mbit/s: p99 136 ms against 116). Out of the 5-50 Mbit/s range, so not fixed:
+  // a bound on the ramp changes the fairness numbers and needs the bench.
+  test('added delay p90 <= 130 ms at 0.4 Mbit/s', { skip: 'open: the gain ramp overshoots on slow links (review 8)' }, (t) => {
+    const o = run({ rate: 50_000, queueBytes: 20_000, latency: 20 }, [0], 60, 17, undefined, false);
+    t.diagnostic(describeOutcome(o));
+    assert.ok(o.p90Delay <= 130, describeOutcome(o));
+  });
+});

@@ -121,6 +121,105 @@ describe('LEDBAT++ slowdowns', () => {
   });
 });
 
+describe('LEDBAT++ slowdowns under timeouts, applications and clocks (review 8)', () => {
+  test('a timeout during a slowdown halves the window from before it, not the two-packet floor', () => {
+    // The flight at a slowdown's start is the whole old window, so its retransmission timer can
+    // fire while the window sits at the floor. Before the fix the timeout halved the floor: slow
+    // start stopped at two packets and the flow climbed back linearly from there.
+    const d = start();
+    drive(d, 10_000, () => 80);
+    const before = untilSlowdown(d);
+    d.now += 1_000;
+    d.cc.onTimeout(d.now);
+    const regained = regain(d);
+    assert.ok(regained >= 0.45 * before, `slow start after the timeout ended at ${regained}, the window before the slowdown was ${before}`);
+  });
+
+  test('a regain held back by the application does not postpone the next slowdown for many minutes', () => {
+    // The slowdown's duration sets the period of the next ones (nine times it). Measured to the
+    // end of the regain's slow start, it counted every second the application kept the sender
+    // short of its window: a minute app-limited scheduled the next slowdown a quarter of an
+    // hour after the flow was backlogged again (its base re-measured no more).
+    const d = start();
+    drive(d, 10_000, () => 80);
+    untilSlowdown(d);
+    for (let i = 0; i < 5; i++) d.cc.onAck(PACKET, sample(0), 2 * PACKET, RTT, (d.now += 20), RTT);
+    assert.equal(d.cc.inSlowStart, true);
+    // A minute sending one packet per half RTT: never window-limited, never idle.
+    const quiet = d.now + 60_000;
+    while (d.now < quiet) d.cc.onAck(PACKET, sample(0), PACKET, RTT, (d.now += RTT / 2), RTT);
+    const backlogged = d.now;
+    regain(d);
+    const count = d.slowdowns.length;
+    drive(d, backlogged + 60_000, () => 80);
+    assert.ok(d.slowdowns.length > count, 'no slowdown within a minute of being backlogged again');
+  });
+
+  test('a slowdown skipped for a small window waits for the next epoch, not for the window to grow', () => {
+    // Slowdowns fall on common instants so that every flow drains the shared queue at once. One
+    // that fell due while the window was under MIN_SLOWDOWN_PACKETS stayed due, and came the
+    // moment the window grew back: at no epoch, with the others' queues standing.
+    // Slow start ends at a few packets; the window stays there, at the target, past an epoch.
+    const d: Driven = { cc: new LedbatPlusPlus(PACKET), now: 0, slowdowns: [] };
+    drive(d, 4_350, (x) => (x.cc.inSlowStart && x.cc.window < 3 * PACKET ? 0 : 100));
+    assert.ok(d.cc.window < 4 * PACKET && !d.cc.inSlowStart, `window ${d.cc.window}`);
+    const count = d.slowdowns.length;
+    // Then below it: the window grows back through four packets between two epochs.
+    drive(d, d.now + 10_000, () => 20);
+    const late = d.slowdowns.slice(count).filter((t) => t % 1000 >= 2 * RTT);
+    assert.deepEqual(late, [], `slowdowns at ${d.slowdowns.slice(count).map((t) => t.toFixed(0)).join(', ')}`);
+  });
+
+  test('an undo of a cut made just before a slowdown restores what the regain aims for, not the old window', () => {
+    // A reordering cut at W just before an epoch: the slowdown saves W/2, and the proof that the
+    // cut was spurious comes back during the regain. The undo restored W itself into the regain:
+    // one ack took the window from a quarter of the target to W (no fairness step, a burst).
+    const d = start();
+    drive(d, 10_000, () => 80);
+    untilSlowdown(d);
+    const last = d.slowdowns.at(-1)!;
+    untilSlowdown(d);
+    const period = d.slowdowns.at(-1)! - last;
+    drive(d, d.slowdowns.at(-1)! + period - 3 * RTT, () => 80);
+    const before = d.cc.window;
+    assert.equal(d.cc.onLoss(d.now - 1, d.now), true);
+    untilSlowdown(d);
+    for (let i = 0; i < 5; i++) d.cc.onAck(PACKET, sample(0), 2 * PACKET, RTT, (d.now += 20), 20);
+    assert.equal(d.cc.inSlowStart, true, 'regaining');
+    const regaining = d.cc.window;
+    d.cc.onSpuriousLoss();
+    assert.ok(d.cc.window <= regaining, `the undo took the window from ${regaining} to ${d.cc.window}`);
+    const regained = regain(d);
+    assert.ok(Math.abs(regained - 0.7 * before) < 0.1 * before, `regained ${regained} of ${before} after the undo`);
+  });
+
+  test('a slowdown that fell due during a restart after idle waits for the next epoch', () => {
+    // Slowdowns are checked only outside slow start. One that fell due while the window slow-
+    // started back after an idle period came when that slow start ended: at no common instant.
+    const d = start();
+    drive(d, 10_000, () => 80);
+    untilSlowdown(d);
+    const last = d.slowdowns.at(-1)!;
+    untilSlowdown(d);
+    const period = d.slowdowns.at(-1)! - last;
+    drive(d, d.slowdowns.at(-1)! + period - 150, () => 80);
+    d.cc.onIdle(10, d.now);
+    const count = d.slowdowns.length;
+    drive(d, d.now + 3 * period, (x) => (x.cc.inSlowStart ? 0 : 80));
+    const late = d.slowdowns.slice(count).filter((t) => t % 1000 >= 2 * RTT);
+    assert.ok(d.slowdowns.length > count, 'no slowdown after the restart');
+    assert.deepEqual(late, [], `slowdowns at ${d.slowdowns.slice(count).map((t) => t.toFixed(0)).join(', ')}`);
+  });
+
+  test('a clock offset that is not a number leaves the slowdowns on (they fall on the core clock)', () => {
+    for (const epochOffset of [NaN, Infinity]) {
+      const d = start(epochOffset);
+      drive(d, 30_000, () => 80);
+      assert.ok(d.slowdowns.length >= 5, `epochOffset ${epochOffset}: ${d.slowdowns.length} slowdowns in 30 s`);
+    }
+  });
+});
+
 describe('the gain ramp', () => {
   /** Window growth over 20 RTTs below the target, one ack per packet; every `shortEvery`th ack finds the flight 3 packets short of the window. */
   const growth = (shortEvery: number): number => {

@@ -18,6 +18,15 @@ const EPOCH_UNIT = 1000;
 const REGAIN_TO = 0.7;
 /** Share of that regained window slow start resumes from (not 2 packets: the link would idle). */
 const REGAIN_FROM = 0.25;
+/**
+ * A slowdown and its regain take a few RTTs of a backlogged sender (at most two held, under two
+ * doublings back to 70%; up to ~8 smoothed RTTs in the fairness scenarios). One that took longer
+ * was held back by its application, and nine times all of it would put the next re-measurement of
+ * the base off for many minutes: the period counts at most this many RTTs of it.
+ */
+const MAX_SLOWDOWN_RTTS = 16;
+/** A slowdown this many RTTs past its epoch is missed, not late: the next epoch takes it. */
+const LATE_RTTS = 2;
 /** Growth below the target speeds up by this many times the base gain per RTT spent there. */
 const GAIN_RAMP = 2;
 
@@ -58,7 +67,8 @@ type Phase = 'start' | 'normal' | 'slowdown' | 'regain';
 export class LedbatPlusPlus extends Ledbat {
   private phase: Phase = 'start';
   private nextSlowdownAt = Infinity;
-  private slowdownStart = 0;
+  /** When the last slowdown began (ms; -Infinity before the first). */
+  private slowdownStart = -Infinity;
   private duration = 0;
   private holdUntil = 0;
   private saved = 0;
@@ -69,7 +79,9 @@ export class LedbatPlusPlus extends Ledbat {
 
   constructor(packetSize: number, options: LedbatPlusPlusOptions = {}) {
     super(packetSize, { slowStartExit: 0.75, gainRamp: GAIN_RAMP, ...options });
-    this.epochOffset = options.epochOffset ?? 0;
+    // Not a number (a broken clock source): epochs of the core clock, rather than none at all.
+    const epochOffset = options.epochOffset ?? 0;
+    this.epochOffset = Number.isFinite(epochOffset) ? epochOffset : 0;
   }
 
   override onAck(ackedBytes: number, delaySample: number | undefined, flightBefore: number, rtt: number, now: number, ackRtt = rtt): void {
@@ -95,9 +107,15 @@ export class LedbatPlusPlus extends Ledbat {
       this.nextSlowdownAt = this.nextEpoch(now + INITIAL_SLOWDOWN_AFTER * rtt, INITIAL_SLOWDOWN_AFTER * rtt);
     } else if (this.phase === 'regain') {
       this.phase = 'normal';
-      this.duration = now - this.slowdownStart;
+      const took = now - this.slowdownStart;
+      this.duration = rtt > 0 ? Math.min(took, MAX_SLOWDOWN_RTTS * rtt) : took;
       this.nextSlowdownAt = this.nextEpoch(now, this.duration);
-    } else if (now >= this.nextSlowdownAt && this.window >= MIN_SLOWDOWN_PACKETS * this.packetSize) {
+    } else if (now >= this.nextSlowdownAt && (this.window < MIN_SLOWDOWN_PACKETS * this.packetSize || (rtt > 0 && now - this.nextSlowdownAt > LATE_RTTS * rtt))) {
+      // Skipped (a small window) or missed (a slow start after idle held it past its instant):
+      // left due, it would come whenever that ended, at no common instant, when the other flows'
+      // queues still stand.
+      this.nextSlowdownAt = this.nextEpoch(now, this.duration);
+    } else if (now >= this.nextSlowdownAt) {
       this.phase = 'slowdown';
       this.saved = this.window;
       this.window = FLOOR_PACKETS * this.packetSize;
@@ -116,7 +134,17 @@ export class LedbatPlusPlus extends Ledbat {
 
   override onSpuriousLoss(): void {
     // An undo would restore a window from before the slowdown into the middle of it.
-    if (this.phase !== 'slowdown') super.onSpuriousLoss();
+    if (this.phase === 'slowdown') return;
+    if (this.beforeCut !== undefined && this.lastCut < this.slowdownStart) {
+      // The mistaken cut came before the last slowdown, which saved the cut window: what the cut
+      // took back is 70% of the window before it, as the slowdown's regain, not all of it at once.
+      const regainTo = REGAIN_TO * this.beforeCut;
+      if (this.phase === 'regain') this.slowStartThreshold = Math.max(this.slowStartThreshold, regainTo);
+      else this.window = Math.max(this.window, regainTo);
+      this.beforeCut = undefined;
+      return;
+    }
+    super.onSpuriousLoss();
   }
 
   override onIdle(periods: number, now: number): void {
@@ -131,6 +159,10 @@ export class LedbatPlusPlus extends Ledbat {
   }
 
   override onTimeout(now: number): void {
+    // The flight at a slowdown's start is the whole window before it, so the timer may fire while
+    // the window sits at the floor: halve the window the path carried, not the floor (which left
+    // a two-packet slow-start target and a linear climb from there).
+    if (this.phase === 'slowdown') this.window = this.saved;
     super.onTimeout(now);
     this.phase = 'start';
     this.nextSlowdownAt = Infinity;

@@ -60,9 +60,9 @@ export class Ledbat implements CongestionController {
   private lastAtTarget = 0;
   protected slowStart = true;
   protected slowStartThreshold = Infinity;
-  private lastCut = -Infinity;
+  protected lastCut = -Infinity;
   /** The window before the last loss cut, while that cut may still be undone. */
-  private beforeCut: number | undefined = undefined;
+  protected beforeCut: number | undefined = undefined;
   private readonly ourHistory = new DelayHistory();
   private readonly theirHistory = new DelayHistory();
   /** When the reverse path's base last changed (ms): drift is bounded by the time since. */

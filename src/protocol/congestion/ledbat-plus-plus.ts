@@ -110,12 +110,16 @@ export class LedbatPlusPlus extends Ledbat {
       const took = now - this.slowdownStart;
       this.duration = rtt > 0 ? Math.min(took, MAX_SLOWDOWN_RTTS * rtt) : took;
       this.nextSlowdownAt = this.nextEpoch(now, this.duration);
-    } else if (now >= this.nextSlowdownAt && (this.window < MIN_SLOWDOWN_PACKETS * this.packetSize || (rtt > 0 && now - this.nextSlowdownAt > LATE_RTTS * rtt))) {
-      // Skipped (a small window) or missed (a slow start after idle held it past its instant):
-      // left due, it would come whenever that ended, at no common instant, when the other flows'
-      // queues still stand.
-      this.nextSlowdownAt = this.nextEpoch(now, this.duration);
     } else if (now >= this.nextSlowdownAt) {
+      const small = this.window < MIN_SLOWDOWN_PACKETS * this.packetSize;
+      const missed = rtt > 0 && now - this.nextSlowdownAt > LATE_RTTS * rtt;
+      if (small || missed) {
+        // Skipped (a small window) or missed (a slow start after idle held it past its instant):
+        // left due, it would come whenever that ended, at no common instant, when the other
+        // flows' queues still stand.
+        this.nextSlowdownAt = this.nextEpoch(now, this.duration);
+        return;
+      }
       this.phase = 'slowdown';
       this.saved = this.window;
       this.window = FLOOR_PACKETS * this.packetSize;

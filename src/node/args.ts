@@ -68,10 +68,15 @@ export function addressFor(type: 'udp4' | 'udp6', address: string): string {
  * Whether a datagram's source can be answered at all. dgram.send throws synchronously for port 0,
  * and the unspecified, multicast and broadcast addresses are never a legitimate source (RFC 1122
  * 3.2.1.3, RFC 4291 2.7): answering them would reflect our replies to a whole segment. Such
- * datagrams are spoofed; the driver drops them before any state is made.
+ * datagrams are spoofed; the driver drops them before any state is made. Port and address are
+ * checked apart: the driver checks an address only when it differs from the last valid one.
  */
-export function isValidSource(address: string, port: number): boolean {
-  if (!(port > 0 && port <= 0xffff)) return false;
+export function isValidSourcePort(port: number): boolean {
+  return port > 0 && port <= 0xffff;
+}
+
+/** The address half: not unspecified, multicast or broadcast (see isValidSourcePort). */
+export function isValidSourceAddress(address: string): boolean {
   const colon = address.indexOf(':');
   if (colon < 0) return validIPv4Source(address);
   if (address === '::') return false;

@@ -5,7 +5,7 @@ import { Connection, type ConnectionHost } from './connection.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import { HandshakeLimit } from './handshake-limit.js';
 import type { EndpointEvent, Remote, Transmit } from './events.js';
-import { decodePacket, encodeHeader, looksLikeUtp, PacketType, type Packet } from './packet.js';
+import { decodePacketInto, emptyPacket, encodeHeader, looksLikeUtp, PacketType, type Packet } from './packet.js';
 import { seqAdd } from './seq.js';
 import { COOKIE_LIFETIME_MS, SynCookies, type SynCookieSource } from './syn-cookie.js';
 import { timestampMicros } from './time.js';
@@ -89,6 +89,10 @@ export class Endpoint implements ConnectionHost {
 
   /** address -> (port << 16 | recv_id) -> connection. Two numeric-keyed levels avoid a string per datagram. */
   private readonly byAddress = new Map<string, Map<number, Connection>>();
+  /** The packet every datagram is decoded into (see handleDatagram). */
+  private readonly received: Packet = emptyPacket();
+  /** The connection `find` returned last (a one-entry cache in front of byAddress; cleared on removal). */
+  private lastFound: Connection | undefined;
   /** Incoming connections still waiting for the initiator's proof, oldest first. */
   private readonly unconfirmed = new Set<Connection>();
   private incomingConfirmed = 0;
@@ -186,8 +190,10 @@ export class Endpoint implements ConnectionHost {
    */
   handleDatagram(data: Uint8Array, remote: Remote, now: number): boolean {
     if (!looksLikeUtp(data)) return false;
-    const packet = decodePacket(data);
-    if (packet === undefined) {
+    // One scratch packet for every datagram: nothing keeps it past this call (a connection
+    // keeps the payload, a view of `data`; a cookie's connection gets a copy).
+    const packet = this.received;
+    if (!decodePacketInto(data, packet)) {
       this.counters.malformed++;
       return false;
     }
@@ -276,6 +282,7 @@ export class Endpoint implements ConnectionHost {
     const key = demuxKey(connection.remote.port, connection.recvId);
     if (inner?.get(key) !== connection) return;
     inner.delete(key);
+    if (this.lastFound === connection) this.lastFound = undefined;
     this.wakeups.retire(connection);
     if (inner.size === 0) this.byAddress.delete(connection.remote.address);
     this.connectionCount--;
@@ -435,7 +442,13 @@ export class Endpoint implements ConnectionHost {
   }
 
   private find(remote: Remote, recvId: number): Connection | undefined {
-    return this.byAddress.get(remote.address)?.get(demuxKey(remote.port, recvId));
+    // A burst is mostly one connection's: compare with the last one found before two map
+    // lookups (the outer one hashes the address string, fresh in every datagram's rinfo).
+    const last = this.lastFound;
+    if (last !== undefined && last.recvId === recvId && last.remote.port === remote.port && last.remote.address === remote.address) return last;
+    const connection = this.byAddress.get(remote.address)?.get(demuxKey(remote.port, recvId));
+    if (connection !== undefined) this.lastFound = connection;
+    return connection;
   }
 
   /**
@@ -520,6 +533,11 @@ function closedKey(remote: Remote, recvId: number): string {
   return `${remote.address}|${remote.port}|${recvId}`;
 }
 
+/**
+ * Port and connection id in one 32-bit integer. As a signed int32 (a Smi) it is a cheap map key;
+ * `port * 65536 + recvId` exceeded 2^31 for every port from 32768 up (all ephemeral ports), and a
+ * key that large is a heap number, boxed and hashed as a double at every lookup.
+ */
 function demuxKey(port: number, recvId: number): number {
-  return port * 65536 + recvId;
+  return (port << 16) | recvId;
 }

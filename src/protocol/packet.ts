@@ -107,19 +107,50 @@ function writeU32(b: Uint8Array, at: number, value: number): void {
 
 export function decodePacket(data: Uint8Array): Packet | undefined {
   if (!looksLikeUtp(data)) return undefined;
+  const packet = emptyPacket();
+  return decodePacketInto(data, packet) ? packet : undefined;
+}
+
+/** A Packet to decode into (every field present, so all scratch packets share one shape). */
+export function emptyPacket(): Packet {
+  return {
+    type: PacketType.Data,
+    connectionId: 0,
+    timestamp: 0,
+    timestampDifference: 0,
+    windowSize: 0,
+    seq: 0,
+    ack: 0,
+    selectiveAck: undefined,
+    closeReason: undefined,
+    payload: EMPTY_PAYLOAD,
+  };
+}
+
+/** The payload of every packet without one (never written: it has no bytes). */
+const EMPTY_PAYLOAD = new Uint8Array(0);
+
+/**
+ * decodePacket for the receive path: fills `out` (a scratch packet reused for every datagram)
+ * instead of allocating one, and returns false for a malformed packet (`out` then holds garbage).
+ * `data` must have passed looksLikeUtp. What `out` refers to stays valid after the next
+ * datagram: `payload` and `selectiveAck` are views of `data` (dgram's Buffer is fresh per
+ * datagram), and a packet without payload gets a shared empty one instead of a view.
+ */
+export function decodePacketInto(data: Uint8Array, out: Packet): boolean {
   let selectiveAck: Uint8Array | undefined;
   let closeReason: number | undefined;
   let next = data[1]!;
   let offset = HEADER_SIZE;
   while (next !== Extension.None) {
-    if (offset + 2 > data.length) return undefined;
+    if (offset + 2 > data.length) return false;
     const type = next;
     next = data[offset]!;
     const len = data[offset + 1]!;
     offset += 2;
-    if (offset + len > data.length) return undefined;
+    if (offset + len > data.length) return false;
     if (type === Extension.SelectiveAck) {
-      if (len === 0) return undefined;
+      if (len === 0) return false;
       selectiveAck = data.subarray(offset, offset + len);
     } else if (type === Extension.CloseReason && len >= 4) {
       closeReason = readU16(data, offset + 2);
@@ -127,18 +158,17 @@ export function decodePacket(data: Uint8Array): Packet | undefined {
     // Unknown extensions (and the legacy extension bits) are skipped by length.
     offset += len;
   }
-  return {
-    type: (data[0]! >> 4) as PacketType,
-    connectionId: readU16(data, 2),
-    timestamp: readU32(data, 4),
-    timestampDifference: readU32(data, 8),
-    windowSize: readU32(data, 12),
-    seq: readU16(data, 16),
-    ack: readU16(data, 18),
-    selectiveAck,
-    closeReason,
-    payload: data.subarray(offset),
-  };
+  out.type = (data[0]! >> 4) as PacketType;
+  out.connectionId = readU16(data, 2);
+  out.timestamp = readU32(data, 4);
+  out.timestampDifference = readU32(data, 8);
+  out.windowSize = readU32(data, 12);
+  out.seq = readU16(data, 16);
+  out.ack = readU16(data, 18);
+  out.selectiveAck = selectiveAck;
+  out.closeReason = closeReason;
+  out.payload = offset < data.length ? data.subarray(offset) : EMPTY_PAYLOAD;
+  return true;
 }
 
 /** Size of the header plus extensions that `encodeHeader` will write for these fields. */

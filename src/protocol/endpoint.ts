@@ -204,10 +204,16 @@ export class Endpoint implements ConnectionHost {
     const connection =
       packet.type === PacketType.Reset ? this.findForReset(remote, packet.connectionId) : this.find(remote, packet.connectionId);
     if (connection) {
+      const state = connection.state;
       connection.handlePacket(packet, now);
-      // It may have become connected (its keepalive and idle deadlines start to count).
-      this.wakeups.lower(connection, wakeAt(connection));
-      this.handshakes.update(connection, this.starting);
+      // It may have become connected (its keepalive and idle deadlines start to count) or left
+      // syn-sent. Nothing else a packet does moves a deadline earlier without wake(): timers
+      // announce themselves, and the last send and receive times only move keepalive and idle
+      // later. So the re-key (wakeAt: 0.7% of a receiver's busy time) waits for a state change.
+      if (connection.state !== state) {
+        this.wakeups.lower(connection, wakeAt(connection));
+        this.handshakes.update(connection, this.starting);
+      }
       return true;
     }
     if (packet.type !== PacketType.Reset && this.acceptByCookie(packet, remote, now)) {
@@ -230,7 +236,8 @@ export class Endpoint implements ConnectionHost {
       // Sending moved its keepalive (and maybe its RTO): re-key exactly, so no early wake-up.
       this.wakeups.schedule(connection, wakeAt(connection));
     }
-    dirty.length = 0;
+    // (Setting an array's length is a runtime call even when it does not change: a flush per burst.)
+    if (dirty.length > 0) dirty.length = 0;
   }
 
   /** Earliest time any connection needs `handleTimeout` or may send again (Infinity when none). */
@@ -303,6 +310,7 @@ export class Endpoint implements ConnectionHost {
   /** SYNs of connects that waited for a handshake slot and got one since the last flush. */
   private startWaitingHandshakes(now: number): void {
     const starting = this.starting;
+    if (starting.length === 0) return;
     for (let i = 0; i < starting.length; i++) {
       const connection = starting[i]!;
       connection.startHandshake(now);

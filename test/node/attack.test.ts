@@ -122,6 +122,10 @@ describe('spoofed sources', { timeout: 20_000 }, () => {
       { ...portZero, address: '::', family: 'IPv6', port: 6881 },
       { ...portZero, address: '::ffff:224.0.0.1', family: 'IPv6', port: 6881 },
     ];
+    // A valid source first (the driver remembers the last valid address): port 0 from that same
+    // address must still be refused, and an invalid address must be refused again the second time.
+    const valid = { ...portZero, port: 6881 };
+    driver.onMessage(Buffer.from('d1:q4:ping'), valid);
     for (const rinfo of sources) {
       driver.onMessage(utpHeader(SYN, 1000, 1, 0), rinfo);
       driver.onMessage(utpHeader(STATE, 1000, 1, 1), rinfo);

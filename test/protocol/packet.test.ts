@@ -7,6 +7,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   decodePacket,
+  decodePacketInto,
+  emptyPacket,
   encodeHeader,
   encodePacket,
   headerSize,
@@ -162,6 +164,27 @@ describe('packet codec: extensions', () => {
     const fields: HeaderFields = { type: PacketType.State, ...COMMON, selectiveAck: hex('01'), closeReason: 2 };
     const expected = hex('21 01 1234 01020304 05060708 00100000 0001 fffe   03 04 01000000   00 04 0000 0002');
     assert.equal(toHex(encodeHeader(fields)), toHex(expected));
+  });
+});
+
+describe('packet codec: decoding into a reused scratch packet (the receive path)', () => {
+  test('each datagram overwrites every field; what an earlier one handed out still holds its own bytes', () => {
+    const scratch = emptyPacket();
+    // DATA with a SACK, a close reason and a payload, then a bare STATE: nothing of the first may
+    // show through the second, and the first's payload and SACK (kept by a connection) stay intact.
+    const first = hex('01 01 1234 01020304 05060708 00100000 0001 fffe   03 04 05000000   00 04 0000 0007   aabbcc');
+    assert.ok(decodePacketInto(first, scratch));
+    const payload = scratch.payload;
+    const sack = scratch.selectiveAck!;
+    assert.equal(toHex(payload), 'aabbcc');
+    assert.equal(scratch.closeReason, 7);
+    assert.ok(decodePacketInto(hex('21 00 4321 0a0b0c0d 00000000 00000400 0002 0001'), scratch));
+    assert.deepEqual(scratch, { ...decodePacket(hex('21 00 4321 0a0b0c0d 00000000 00000400 0002 0001'))!, payload: scratch.payload });
+    assert.equal(scratch.selectiveAck, undefined);
+    assert.equal(scratch.closeReason, undefined);
+    assert.equal(scratch.payload.length, 0);
+    assert.equal(toHex(payload), 'aabbcc');
+    assert.deepEqual([...sack], [5, 0, 0, 0]);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * Diagnostic, not part of `npm test` or `npm run bench`: N simultaneous connects to one server on
+ * Run by suite `connects` of `npm run bench` (bench/connects.ts), or alone: N simultaneous connects to one server on
  * loopback, each writing 4 KiB and checking the echo byte for byte (issue 9). Prints how many
  * clients failed, with which code, and whether the failure came after 'connect'; the handshake
  * rate (connects per second until the last 'connect'); the kernel's UDP receive-buffer drops in

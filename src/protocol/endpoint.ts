@@ -198,10 +198,12 @@ export class Endpoint implements ConnectionHost {
     const connection =
       packet.type === PacketType.Reset ? this.findForReset(remote, packet.connectionId) : this.find(remote, packet.connectionId);
     if (connection) {
+      // Only a connection still handshaking can leave syn-sent now (and free a handshake slot).
+      const handshaking = connection.state === 'syn-sent';
       connection.handlePacket(packet, now);
       // It may have become connected (its keepalive and idle deadlines start to count).
       this.wakeups.lower(connection, wakeAt(connection));
-      this.handshakes.update(connection, this.starting);
+      if (handshaking) this.handshakes.update(connection, this.starting);
       return true;
     }
     if (packet.type !== PacketType.Reset && this.acceptByCookie(packet, remote, now)) {
@@ -244,8 +246,9 @@ export class Endpoint implements ConnectionHost {
       const connection = due[i]!;
       if (connection.paceAt <= now) connection.resumePacing();
       if (connection.nextDeadline() <= now) {
+        const handshaking = connection.state === 'syn-sent';
         connection.handleTimeout(now);
-        this.handshakes.update(connection, this.starting);
+        if (handshaking) this.handshakes.update(connection, this.starting);
       }
       // Not if it was removed meanwhile: a retired connection ignores this.
       this.wakeups.schedule(connection, wakeAt(connection));

@@ -9,7 +9,8 @@
 // needs test/clients installed, skips itself otherwise), idle (50,000 idle connections: CPU share
 // and bytes per connection end; bench/idle-connections.ts), gauge (the throughput gauge: two network
 // namespaces over a 1500-MTU veth, microtp vs libutp, udx-native, a raw dgram blast and TCP, 1 and 64
-// connections; needs root, skips itself otherwise; bench/gauge/run.ts). Each suite's own env knobs are in its file / README.
+// connections; needs root, skips itself otherwise; bench/gauge/run.ts), connects (10,000 simultaneous
+// connects to one server, each echoing 4 KiB, then the handshakes alone; bench/connects.ts). Each suite's own env knobs are in its file / README.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -21,6 +22,7 @@ const SUITES: Record<string, string> = {
   webtorrent: './webtorrent.js',
   idle: './idle-connections.js',
   gauge: './gauge/run.js',
+  connects: './connects.js',
 };
 
 const chosen = (process.env.BENCH_SUITES ?? Object.keys(SUITES).join(',')).split(',').map((s) => s.trim());

@@ -1,5 +1,5 @@
 /**
- * Diagnostic, not part of `npm test` or `npm run bench`: N simultaneous connects to one server on
+ * Run by suite `connects` of `npm run bench` (bench/connects.ts), or alone: N simultaneous connects to one server on
  * loopback, each writing 4 KiB and checking the echo byte for byte (issue 9). Prints how many
  * clients failed, with which code, and whether the failure came after 'connect'; the handshake
  * rate (connects per second until the last 'connect'); the kernel's UDP receive-buffer drops in
@@ -27,6 +27,8 @@ function udpRcvbufErrors(): number {
 const n = Number(process.argv[2] ?? 10_000);
 /** Gives up and prints what it has after this long (ms). */
 const LIMIT_MS = Number(process.env.MC_LIMIT_MS ?? 60_000);
+/** MC_PHASED=1: every client writes only once all have connected (the handshakes alone, then the echoes). */
+const PHASED = process.env.MC_PHASED === '1';
 /** MC_CONFIG: the server's endpoint config as JSON (e.g. '{"maxUnconfirmed":20000}'), to try a change. */
 const server = createServer(JSON.parse(process.env.MC_CONFIG ?? '{}') as Record<string, number>, (socket: Socket) => {
   socket.on('error', () => {});
@@ -76,6 +78,7 @@ server.listen(0, '127.0.0.1', () => {
     report();
     process.exit(1);
   }, LIMIT_MS).unref();
+  const pendingWrites: (() => void)[] = [];
   for (let i = 0; i < n; i++) {
     const client = connect(port, '127.0.0.1');
     let connected = false;
@@ -86,8 +89,10 @@ server.listen(0, '127.0.0.1', () => {
       connected = true;
       connects++;
       lastConnect = performance.now() - started;
-      client.write(sent);
+      if (!PHASED) client.write(sent);
+      else if (connects === n) for (const write of pendingWrites) write();
     });
+    if (PHASED) pendingWrites.push(() => client.write(sent));
     const chunks: Buffer[] = [];
     let got = 0;
     client.on('data', (chunk: Buffer) => {

@@ -42,6 +42,18 @@ export function udpTypeFor(address: string | undefined): 'udp4' | 'udp6' {
  * A zone (`%eth0`) is kept as given. Not an IP literal: returned unchanged (the caller resolves it).
  */
 export function canonicalAddress(address: string): string {
+  // Many connects name the same peer (10,000 clients of one server: SocketAddress cost ~8 us each).
+  if (address === lastCanonical.input) return lastCanonical.output;
+  const output = canonicalize(address);
+  lastCanonical.input = address;
+  lastCanonical.output = output;
+  return output;
+}
+
+/** canonicalAddress's last answer: a one-entry cache. */
+const lastCanonical = { input: '', output: '' };
+
+function canonicalize(address: string): string {
   const percent = address.indexOf('%');
   const bare = percent < 0 ? address : address.slice(0, percent);
   const version = isIP(bare);

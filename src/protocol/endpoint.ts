@@ -207,12 +207,13 @@ export class Endpoint implements ConnectionHost {
       const state = connection.state;
       connection.handlePacket(packet, now);
       // It may have become connected (its keepalive and idle deadlines start to count) or left
-      // syn-sent. Nothing else a packet does moves a deadline earlier without wake(): timers
-      // announce themselves, and the last send and receive times only move keepalive and idle
-      // later. So the re-key (wakeAt: 0.7% of a receiver's busy time) waits for a state change.
+      // syn-sent (and freed a handshake slot). Nothing else a packet does moves a deadline earlier
+      // without wake(): timers announce themselves, and the last send and receive times only move
+      // keepalive and idle later. So the re-key (wakeAt: 0.7% of a receiver's busy time) waits
+      // for a state change.
       if (connection.state !== state) {
         this.wakeups.lower(connection, wakeAt(connection));
-        this.handshakes.update(connection, this.starting);
+        if (state === 'syn-sent') this.handshakes.update(connection, this.starting);
       }
       return true;
     }
@@ -257,8 +258,9 @@ export class Endpoint implements ConnectionHost {
       const connection = due[i]!;
       if (connection.paceAt <= now) connection.resumePacing();
       if (connection.nextDeadline() <= now) {
+        const handshaking = connection.state === 'syn-sent';
         connection.handleTimeout(now);
-        this.handshakes.update(connection, this.starting);
+        if (handshaking) this.handshakes.update(connection, this.starting);
       }
       // Not if it was removed meanwhile: a retired connection ignores this.
       this.wakeups.schedule(connection, wakeAt(connection));

@@ -37,7 +37,8 @@ export class WriteQueue {
     while (filled < size) {
       const chunk = this.chunks[this.head]!;
       const n = Math.min(size - filled, chunk.length - this.offset);
-      out.set(n === chunk.length ? chunk : chunk.subarray(this.offset, this.offset + n), at + filled);
+      // A plain view, not chunk.subarray(): on a Buffer that builds a FastBuffer (species), ~25% dearer.
+      out.set(n === chunk.length ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset + this.offset, n), at + filled);
       filled += n;
       this.offset += n;
       if (this.offset === chunk.length) this.nextChunk();

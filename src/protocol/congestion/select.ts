@@ -19,8 +19,8 @@ export function checkCongestionControl(name: unknown): void {
 
 /** The controller `config.congestionControl` names, for one connection. */
 export function controllerFor(config: ConnectionConfig, epochOffset: number): CongestionController {
-  const options = { targetDelay: config.targetDelay, maxWindow: config.maxWindow };
+  // Literals, not a spread: a spread per connection was 2.4% of 10,000 handshakes' CPU (issue 9).
   return config.congestionControl === 'ledbat++'
-    ? new LedbatPlusPlus(config.packetSize, { ...options, epochOffset })
-    : new Ledbat(config.packetSize, options);
+    ? new LedbatPlusPlus(config.packetSize, { targetDelay: config.targetDelay, maxWindow: config.maxWindow, epochOffset })
+    : new Ledbat(config.packetSize, { targetDelay: config.targetDelay, maxWindow: config.maxWindow });
 }

@@ -547,8 +547,12 @@ export class Connection implements LossHost {
     // A STATE overtaken by DATA sent after it is behind by as much as DATA may be ahead.
     if (packet.type === PacketType.State) return distance >= 1 - reach && distance <= reach + 1 ? 'valid' : 'invalid';
     if (distance <= 0) {
-      // Behind what we delivered: a retransmission whose ACK was lost, if not too far behind.
-      return distance >= -reach ? 'duplicate' : 'invalid';
+      // Behind what we delivered: a retransmission whose ACK was lost. When a window's ACKs were
+      // all lost, the sender's oldest unacked packet is up to a window behind: re-ack it from as
+      // far back as the reorder buffer reaches ahead (libutp: 1024). A duplicate only draws an
+      // ACK (at most one per flush), so a forger gains nothing from the wider range; refused
+      // unanswered, the sender backed off until our keepalive carried the ACK, 29 s later.
+      return distance >= -this.recvBuffer.reach ? 'duplicate' : 'invalid';
     }
     if (distance > reach) {
       // Past the reordering seen so far, DATA may still be real: the first packet after a burst

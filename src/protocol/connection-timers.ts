@@ -76,6 +76,9 @@ export class ConnectionTimers<Owner = unknown> {
       case 'expires':
         this.expires = at;
         return;
+      case 'ack':
+        this.ack = at;
+        return;
     }
   }
 

@@ -43,7 +43,7 @@ export const MAX_ACK_THRESHOLD = 10;
  * Fewer packets than this expected within the delay: no wait at all. At moderate rates the gain
  * is small and LEDBAT++'s fairness is not: with a threshold of 2, four flows through the
  * simulated 10 Mbit/s bench bottleneck (each ~200 packets/s) ended with one at up to twice the
- * others' share (a slowdown that took longer put it on a period twice as long; Jain 0.75-0.93).
+ * others' share (a slowdown that took longer put it on a period twice as long; Jain 0.75-0.87).
  */
 export const MIN_ACK_THRESHOLD = 4;
 /**

@@ -13,7 +13,7 @@
  * `ConnectionHost.pace`): it changes once per packet and is no deadline to run.
  */
 
-export type TimerName = 'rto' | 'tailLoss' | 'probe' | 'confirm' | 'reset' | 'expires';
+export type TimerName = 'rto' | 'tailLoss' | 'probe' | 'confirm' | 'reset' | 'expires' | 'ack';
 
 export interface TimerHost<Owner> {
   /** `owner`'s next deadline may be earlier than the endpoint's wake-up for it. */
@@ -33,6 +33,8 @@ export class ConnectionTimers<Owner = unknown> {
   reset = Infinity;
   /** syn-recv and closed: when the connection is forgotten. */
   expires = Infinity;
+  /** In-order DATA waits for its ACK until then (see AckPolicy). */
+  ack = Infinity;
 
   constructor(
     private readonly host: TimerHost<Owner>,
@@ -74,6 +76,9 @@ export class ConnectionTimers<Owner = unknown> {
       case 'expires':
         this.expires = at;
         return;
+      case 'ack':
+        this.ack = at;
+        return;
     }
   }
 
@@ -83,6 +88,6 @@ export class ConnectionTimers<Owner = unknown> {
    * which the connection keeps.
    */
   next(keepaliveAt: number, idleAt: number): number {
-    return Math.min(this.rto, this.tailLoss, this.probe, this.confirm, this.reset, keepaliveAt, idleAt);
+    return Math.min(this.rto, this.tailLoss, this.probe, this.confirm, this.reset, this.ack, keepaliveAt, idleAt);
   }
 }

@@ -11,6 +11,7 @@ import { allocDatagram } from './datagram-pool.js';
 import { WriteQueue } from './write-queue.js';
 import { seqAdd, seqDiff } from './seq.js';
 import { ConnectionTimers } from './connection-timers.js';
+import { AckPolicy } from './ack-policy.js';
 import { NOT_SCHEDULED } from './deadline-heap.js';
 import { LossDetector, MIN_TAIL_LOSS_DELAY, type LossHost } from './loss-detection.js';
 import { Pacer } from './pacer.js';
@@ -237,7 +238,9 @@ export class Connection implements LossHost {
   private eofDelivered = false;
   private applicationBuffered = 0;
   private advertisedWindow: number;
+  /** An ACK goes out at the next flush (see AckPolicy for what may wait longer). */
   private ackPending = false;
+  private readonly ackPolicy = new AckPolicy();
   private dirty = false;
 
   /**
@@ -494,7 +497,7 @@ export class Connection implements LossHost {
     }
 
     this.processAck(packet, now);
-    if (packet.type === PacketType.Data || packet.type === PacketType.Fin) this.processData(packet);
+    if (packet.type === PacketType.Data || packet.type === PacketType.Fin) this.processData(packet, now);
     if (this.state === 'closed') {
       // Lingering after a graceful close: re-acknowledge a retransmitted FIN.
       if (packet.type === PacketType.Fin) this.ackPending = true;
@@ -646,7 +649,9 @@ export class Connection implements LossHost {
       this.peerTimestampHigh = packet.timestamp;
       this.peerTimestampHighAt = now;
     }
-    this.replyMicros = timestampDifference(timestampMicros(now), packet.timestamp);
+    const nowMicros = timestampMicros(now);
+    this.replyMicros = timestampDifference(nowMicros, packet.timestamp);
+    this.ackPolicy.onTimestamps(packet.timestamp, packet.timestampDifference, nowMicros);
     this.cc.onPeerDelaySample?.(this.replyMicros, now);
   }
 
@@ -758,10 +763,10 @@ export class Connection implements LossHost {
   }
 
   /** DATA or FIN that classify() let through: 1 <= distance past ack_nr <= seqReach(). */
-  private processData(packet: Packet): void {
+  private processData(packet: Packet, now: number): void {
     const distance = seqDiff(this.ackNr, packet.seq);
-    this.ackPending = true;
     if (packet.type === PacketType.Fin) {
+      this.ackPending = true;
       // The end of stream is recorded only right after the furthest DATA seen: a FIN that
       // could land anywhere ahead would let a forged one truncate the stream wherever it hit.
       // One beyond a hole at the tail is dropped; the peer resends it (tail-loss or RTO).
@@ -776,6 +781,13 @@ export class Connection implements LossHost {
     // forged. Forget it; the real one will come.
     if (this.eofSeq !== undefined && seqDiff(this.eofSeq, packet.seq) >= 0) this.eofSeq = undefined;
     const payload = packet.payload;
+    // In order with no hole after it and no end of stream to deliver: its ACK may wait
+    // (AckPolicy); anything else is acked at this flush. (A packet dropped for want of room is
+    // acked at once: the window our ACK carries is the news.)
+    const deferrable = distance === 1 && this.recvBuffer.count === 0 && this.eofSeq === undefined && this.deliverable(payload.length);
+    const ackAt = this.ackPolicy.onData(payload.length, deferrable, this.advertisedWindow, now);
+    if (ackAt <= now) this.ackPending = true;
+    else if (ackAt < this.timers.ack) this.timers.arm('ack', ackAt);
     if (distance === 1) {
       if (!this.deliverable(payload.length)) return; // the application stopped reading: drop, the peer resends
       this.deliver(payload);
@@ -1074,6 +1086,8 @@ export class Connection implements LossHost {
     f.windowSize = this.advertisedWindow = this.receiveWindow();
     f.seq = seq;
     f.ack = this.ackNr;
+    this.ackPolicy.onAckSent();
+    this.timers.clear('ack');
     f.selectiveAck = this.recvBuffer.count > 0 ? this.fittingSack(payloadLength) : undefined;
     return f;
   }
@@ -1144,6 +1158,12 @@ export class Connection implements LossHost {
           // ends of stream (our FIN unacknowledged), not an error, as before.
           this.close(this.finished ? undefined : connectionReset(), false);
           return;
+        }
+        if (now >= this.timers.ack) {
+          // In-order DATA waited its longest for company (AckPolicy): ack it now.
+          this.timers.clear('ack');
+          this.ackPending = true;
+          this.requestFlush();
         }
         if (now >= this.timers.rto) this.retransmitTimeout(now);
         else if (now >= this.timers.tailLoss) this.loss.onTailLossTimer(now);

@@ -4,7 +4,12 @@ import { Ledbat, type LedbatOptions } from './ledbat.js';
 const INITIAL_SLOWDOWN_AFTER = 2;
 /** The first slowdown holds the window at its floor this many RTTs (LEDBAT++). */
 const INITIAL_HOLD_RTTS = 2;
-/** Acks after our flight drained to the floor: by then samples of the drained queue came back. */
+/**
+ * Packets acknowledged after our flight drained to the floor: by then samples of the drained
+ * queue came back. Packets, not ACKs: a receiver that acks several packets at once (ours at high
+ * rates, see ack-policy.ts; libutp and libtorrent once per burst read) would otherwise hold the
+ * floor for longer, as the drain's last packets share one ACK.
+ */
 const ACKS_AFTER_DRAIN = 3;
 /** The window a slowdown holds (packets; LEDBAT++). */
 const FLOOR_PACKETS = 2;
@@ -73,7 +78,7 @@ export class LedbatPlusPlus extends Ledbat {
   private holdUntil = 0;
   private saved = 0;
   private slowedBefore = false;
-  /** Acks since our flight fell under the floor in this slowdown; -1 before. */
+  /** Packets acked since our flight fell under the floor in this slowdown; -1 before. */
   private acksAfterDrain = -1;
   private readonly epochOffset: number;
 
@@ -88,7 +93,7 @@ export class LedbatPlusPlus extends Ledbat {
     if (this.phase === 'slowdown') {
       this.ackRtt = ackRtt;
       if (delaySample !== undefined) this.addDelaySample(delaySample, now);
-      if (this.acksAfterDrain >= 0) this.acksAfterDrain++;
+      if (this.acksAfterDrain >= 0) this.acksAfterDrain += Math.max(1, Math.round(ackedBytes / this.packetSize));
       else if (flightBefore - ackedBytes < this.window) this.acksAfterDrain = 0;
       // The first slowdown holds LEDBAT++'s two RTTs: a latecomer's comes while the incumbents
       // still shrink from its slow start, and their queue must have gone too.

@@ -79,6 +79,12 @@ export class ConnectionTimers<Owner = unknown> {
       case 'ack':
         this.ack = at;
         return;
+      default: {
+        // A new TimerName without a case here would be dropped silently (it happened once):
+        // make it a compile error.
+        const unhandled: never = name;
+        throw new Error(`unknown timer ${String(unhandled)}`);
+      }
     }
   }
 

@@ -240,7 +240,11 @@ export class Connection implements LossHost {
   private advertisedWindow: number;
   /** An ACK goes out at the next flush (see AckPolicy for what may wait longer). */
   private ackPending = false;
-  private readonly ackPolicy = new AckPolicy();
+  /**
+   * Created at the first DATA received: ~190 bytes that an idle connection (issue 9: at most
+   * 3 KiB per idle connection end) and a pure sender never need.
+   */
+  private ackPolicy: AckPolicy | undefined = undefined;
   private dirty = false;
 
   /**
@@ -651,7 +655,7 @@ export class Connection implements LossHost {
     }
     const nowMicros = timestampMicros(now);
     this.replyMicros = timestampDifference(nowMicros, packet.timestamp);
-    this.ackPolicy.onTimestamps(packet.timestamp, packet.timestampDifference, nowMicros);
+    this.ackPolicy?.onTimestamps(packet.timestamp, packet.timestampDifference, nowMicros);
     this.cc.onPeerDelaySample?.(this.replyMicros, now);
   }
 
@@ -785,7 +789,7 @@ export class Connection implements LossHost {
     // (AckPolicy); anything else is acked at this flush. (A packet dropped for want of room is
     // acked at once: the window our ACK carries is the news.)
     const deferrable = distance === 1 && this.recvBuffer.count === 0 && this.eofSeq === undefined && this.deliverable(payload.length);
-    const ackAt = this.ackPolicy.onData(payload.length, deferrable, this.advertisedWindow, now);
+    const ackAt = (this.ackPolicy ??= new AckPolicy()).onData(payload.length, deferrable, this.advertisedWindow, now);
     if (ackAt <= now) this.ackPending = true;
     else if (ackAt < this.timers.ack) this.timers.arm('ack', ackAt);
     if (distance === 1) {
@@ -1086,7 +1090,7 @@ export class Connection implements LossHost {
     f.windowSize = this.advertisedWindow = this.receiveWindow();
     f.seq = seq;
     f.ack = this.ackNr;
-    this.ackPolicy.onAckSent();
+    this.ackPolicy?.onAckSent();
     this.timers.clear('ack');
     f.selectiveAck = this.recvBuffer.count > 0 ? this.fittingSack(payloadLength) : undefined;
     return f;

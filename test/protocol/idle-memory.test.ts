@@ -19,16 +19,17 @@ function field(object: unknown, name: string): unknown {
 }
 
 /** The three lazily created parts of a connection, as allocated (true) or not. */
-function allocated(connection: Connection): { sendRing: boolean; reorderMap: boolean; sendFailure: boolean } {
+function allocated(connection: Connection): { sendRing: boolean; reorderMap: boolean; sendFailure: boolean; ackPolicy: boolean } {
   const slots = field(field(connection, 'sendBuffer'), 'slots') as unknown[];
   return {
     sendRing: slots.length > 0,
     reorderMap: field(field(connection, 'recvBuffer'), 'held') !== undefined,
     sendFailure: field(connection, 'sendFailure') !== undefined,
+    ackPolicy: field(connection, 'ackPolicy') !== undefined,
   };
 }
 
-const NOTHING = { sendRing: false, reorderMap: false, sendFailure: false };
+const NOTHING = { sendRing: false, reorderMap: false, sendFailure: false, ackPolicy: false };
 
 test('an idle connection (handshake and keepalives only) holds no send ring, reorder map or send-failure record', () => {
   const net = new SimNetwork({ seed: 9 });

@@ -530,9 +530,9 @@ export class Connection implements LossHost {
    *   or the peer's ack_nr).
    * - seq_nr of DATA: at most `seqReach()` past ack_nr (32 past the furthest seen, growing with
    *   observed reordering, bounded by our advertised window and the reorder buffer's 1023;
-   *   libutp 1024, libtorrent max(16, buffer / 1100)); behind ack_nr by 1023, or by as many of the peer's
-   *   largest packets as our receive buffer holds (duplicateReach): a duplicate, re-acked and
-   *   otherwise ignored, as libutp does.
+   *   libutp 1024, libtorrent max(16, buffer / 1100)); behind ack_nr by 1023, or by as many
+   *   of the peer's largest packets as our receive buffer holds (duplicateReach): a duplicate,
+   *   re-acked and otherwise ignored, as libutp does.
    * - FIN: the same, never at or behind DATA we saw, never a second FIN (see processData).
    * - STATE carries the peer's next seq_nr: ack_nr + 1, up to the DATA reach ahead (data in
    *   flight) or behind (a STATE overtaken by DATA sent after it). libutp drops a STATE outside

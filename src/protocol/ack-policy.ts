@@ -68,7 +68,12 @@ export class AckPolicy {
   /** Smoothed time between DATA arrivals (ms): the inverse of the peer's rate. */
   private gap = Infinity;
   /** Largest DATA payload seen from the peer: smaller ones are partial packets. */
-  private largestPayload = 0;
+  private largest = 0;
+
+  /** Largest DATA payload seen from the peer (0: none). */
+  get largestPayload(): number {
+    return this.largest;
+  }
 
   /**
    * A valid packet from the peer: an RTT sample from its timestamps (see the file comment).
@@ -98,8 +103,8 @@ export class AckPolicy {
     // sender that slowed down (a cut window, a LEDBAT++ slowdown) still shows at once: one gap
     // of a few delays raises the average past the delay / MIN_ACK_THRESHOLD that ends waiting.
     this.gap = this.gap === Infinity ? since : this.gap + (since - this.gap) / 8;
-    const full = payloadLength >= this.largestPayload;
-    if (payloadLength > this.largestPayload) this.largestPayload = payloadLength;
+    const full = payloadLength >= this.largest;
+    if (payloadLength > this.largest) this.largest = payloadLength;
     if (this.unacked === 0) this.firstUnackedAt = now;
     this.unacked++;
     this.unackedBytes += payloadLength;

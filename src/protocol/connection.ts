@@ -83,6 +83,11 @@ const MIN_SEQ_REACH = 32;
 /** Average DATA payload assumed when counting how many packets our advertised window admits (576-byte MTU floor, less headers). */
 const MIN_PLAUSIBLE_PAYLOAD = 500;
 /**
+ * Furthest behind ack_nr that DATA is re-acked (see duplicateReach): a quarter of the 16-bit
+ * sequence space, so that behind and the reorder buffer's 1023 ahead never meet.
+ */
+const MAX_DUPLICATE_REACH = 16_384;
+/**
  * Resends of a lone FIN an orphaned connection makes before it gives up (see retransmitLimit):
  * with the RTO doubling from 0.5-1 s it gives up 7.5-15 s after the first send, so an outage of
  * several seconds still lets the peer see our end of stream (with 2 resends, a 4 s outage did not).
@@ -525,7 +530,8 @@ export class Connection implements LossHost {
    *   or the peer's ack_nr).
    * - seq_nr of DATA: at most `seqReach()` past ack_nr (32 past the furthest seen, growing with
    *   observed reordering, bounded by our advertised window and the reorder buffer's 1023;
-   *   libutp 1024, libtorrent max(16, buffer / 1100)); behind ack_nr by as much: a duplicate,
+   *   libutp 1024, libtorrent max(16, buffer / 1100)); behind ack_nr by 1023, or by as many
+   *   of the peer's largest packets as our receive buffer holds (duplicateReach): a duplicate,
    *   re-acked and otherwise ignored, as libutp does.
    * - FIN: the same, never at or behind DATA we saw, never a second FIN (see processData).
    * - STATE carries the peer's next seq_nr: ack_nr + 1, up to the DATA reach ahead (data in
@@ -556,10 +562,10 @@ export class Connection implements LossHost {
     if (distance <= 0) {
       // Behind what we delivered: a retransmission whose ACK was lost. When a window's ACKs were
       // all lost, the sender's oldest unacked packet is up to a window behind: re-ack it from as
-      // far back as the reorder buffer reaches ahead (libutp: 1024). A duplicate only draws an
-      // ACK (at most one per flush), so a forger gains nothing from the wider range; refused
-      // unanswered, the sender backed off until our keepalive carried the ACK, 29 s later.
-      return distance >= -this.recvBuffer.reach ? 'duplicate' : 'invalid';
+      // far back as that (see duplicateReach). A duplicate only draws an ACK (at most one per
+      // flush), so a forger gains nothing from the wider range; refused unanswered, the sender
+      // backed off until our keepalive carried the ACK, 29 s later.
+      return distance >= -this.duplicateReach() ? 'duplicate' : 'invalid';
     }
     if (distance > reach) {
       // Past the reordering seen so far, DATA may still be real: the first packet after a burst
@@ -607,6 +613,21 @@ export class Connection implements LossHost {
   private seqReach(): number {
     const span = Math.max(0, seqDiff(this.ackNr, this.peerSeqHigh));
     return Math.min(this.windowReach(), MIN_SEQ_REACH + 2 * span);
+  }
+
+  /**
+   * How far behind ack_nr DATA is still a duplicate to re-ack: at least the reorder buffer's reach
+   * (libutp: 1024), and as many of the peer's largest packets as the largest window we can
+   * advertise admits (it may have that many in flight when all their ACKs are lost), within
+   * MAX_DUPLICATE_REACH. The reorder buffer's 1023 alone was too short for a receive buffer over
+   * ~1.4 MB: our sender keeps up to 4095 packets in flight, and its resent oldest packet went
+   * unanswered (30 s). With the default 1 MiB nothing changes (764 full packets).
+   */
+  private duplicateReach(): number {
+    const largest = this.ackPolicy?.largestPayload ?? 0;
+    if (largest === 0) return this.recvBuffer.reach;
+    const byWindow = Math.ceil((this.config.receiveBufferSize + this.config.packetSize) / Math.max(largest, MIN_PLAUSIBLE_PAYLOAD));
+    return Math.max(this.recvBuffer.reach, Math.min(MAX_DUPLICATE_REACH, byWindow));
   }
 
   /**

@@ -37,6 +37,8 @@
  * sending. Pure: no clock, no I/O.
  */
 
+import { DOUBLE_ZERO } from './time.js';
+
 /** Most in-order packets one ACK may cover (Chromium's ack decimation: 10). */
 export const MAX_ACK_THRESHOLD = 10;
 /**
@@ -59,10 +61,10 @@ export class AckPolicy {
   private unacked = 0;
   private unackedBytes = 0;
   /** When the first of them arrived (ms). */
-  private firstUnackedAt = 0;
+  private firstUnackedAt = DOUBLE_ZERO;
   /** Smoothed RTT from the peer's timestamps (ms; 0: no sample yet), and the latest sample. */
-  private rtt = 0;
-  private latestRtt = 0;
+  private rtt = DOUBLE_ZERO;
+  private latestRtt = DOUBLE_ZERO;
   /** When the last DATA arrived (ms; -Infinity: none yet). */
   private lastArrival = -Infinity;
   /** Smoothed time between DATA arrivals (ms): the inverse of the peer's rate. */

@@ -16,7 +16,7 @@ import { NOT_SCHEDULED } from './deadline-heap.js';
 import { LossDetector, MIN_TAIL_LOSS_DELAY, type LossHost } from './loss-detection.js';
 import { Pacer } from './pacer.js';
 import { newCounters, type ConnectionCounters, type ConnectionStats } from './stats.js';
-import { delaySample, timestampDifference, timestampMicros } from './time.js';
+import { delaySample, timestampDifference, timestampMicros, DOUBLE_ZERO } from './time.js';
 import type { ConnectionTracer } from './tracer.js';
 
 /**
@@ -232,7 +232,7 @@ export class Connection implements LossHost {
   /** Newest timestamp on a valid packet from the peer (its clock, µs), undefined before one. */
   private peerTimestampHigh: number | undefined = undefined;
   /** Our clock (ms) when peerTimestampHigh arrived: how far the peer's clock can have moved since. */
-  private peerTimestampHighAt = 0;
+  private peerTimestampHighAt = DOUBLE_ZERO;
   /** syn-recv: packets whose ack_nr failed to prove the initiator saw our STATE. */
   private confirmFailures = 0;
   /** A DATA packet carried a truncated selective ACK: send the whole one on a STATE too. */
@@ -422,9 +422,10 @@ export class Connection implements LossHost {
       timeouts: c.timeouts,
       duplicatePackets: c.duplicatePackets,
       invalidPackets: c.invalidPackets,
-      rtt: this.rttEstimator.rtt,
-      rttVar: this.rttEstimator.rttVar,
-      latestRtt: this.rttEstimator.latest,
+      // + 0: -0 before the first sample (see DOUBLE_ZERO) reads 0.
+      rtt: this.rttEstimator.rtt + 0,
+      rttVar: this.rttEstimator.rttVar + 0,
+      latestRtt: this.rttEstimator.latest + 0,
       rto: this.rttEstimator.rto,
       cwnd: this.cc.window,
       bytesInFlight: this.bytesInFlight,

@@ -5,6 +5,7 @@ import type { RttEstimator } from './rtt.js';
 import type { OutPacket, SendBuffer } from './send-buffer.js';
 import { seqAdd, seqDiff } from './seq.js';
 import type { ConnectionCounters } from './stats.js';
+import { DOUBLE_ZERO } from './time.js';
 
 /** SACKed packets above a hole that declare it lost (BEP 29, libutp, libtorrent). */
 const SACK_LOSS_THRESHOLD = 3;
@@ -66,7 +67,7 @@ export class LossDetector {
   reorderThreshold = SACK_LOSS_THRESHOLD;
   /** Largest reordering distance (packets) seen in the current decay period, and when it began. */
   private reorderSeen = 0;
-  private reorderPeriodStart = 0;
+  private reorderPeriodStart = DOUBLE_ZERO;
   /** Latest (last-)transmission time of any packet the peer acknowledged: delivery order evidence. */
   private latestDeliveredSentAt = -Infinity;
   /** The tail-loss timer may be armed: once per period of ACK progress. */
@@ -82,7 +83,7 @@ export class LossDetector {
   private undoable = false;
   /** The packet the last tail-loss probe resent, while it awaits its ACK (RFC 8985 s7). */
   private probeSeq: number | undefined = undefined;
-  private probeSentAt = 0;
+  private probeSentAt = DOUBLE_ZERO;
   /** The probe's packet was acknowledged: what was sent before it and is still missing is lost. */
   private probeAnswered = false;
 

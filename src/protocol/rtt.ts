@@ -1,13 +1,14 @@
+import { DOUBLE_ZERO } from './time.js';
 /**
  * RTT / RTO estimator (RFC 6298 shape, as libutp and libtorrent use it):
  * rto = max(srtt + 4 * rttvar, floor), doubled per consecutive timeout.
  */
 export class RttEstimator {
   /** Smoothed RTT (ms); 0 until the first sample. */
-  rtt = 0;
-  rttVar = 0;
+  rtt = DOUBLE_ZERO;
+  rttVar = DOUBLE_ZERO;
   /** The newest sample (ms); 0 until the first. */
-  latest = 0;
+  latest = DOUBLE_ZERO;
   /**
    * The timer backed off more than once since the last sample: the smoothed RTT may no longer
    * describe the path (RFC 6298 s5 lets a sender clear it then; we keep it for the RTO and let

@@ -29,3 +29,14 @@ export function delaySample(echoedDifference: number): number | undefined {
 export function timestampDelta(a: number, b: number): number {
   return (b - a) | 0;
 }
+
+/**
+ * 0 for a numeric field that later holds fractional values (times from performance.now(), RTTs).
+ * V8 gives a field first set to the integer 0 an integer representation; the first fractional
+ * value then deprecates that shape and every object made before it migrates, one by one, at its
+ * next access. 10,000 connects at once migrated ten fields of every connection end that way
+ * (`node --trace-migration`); initialized with -0, a double, none migrate (the handshakes alone
+ * went from 4,577 to 5,190 per second, medians of 5 interleaved runs). -0 equals 0 in every
+ * comparison and sum here; `Connection.stats()` adds 0 so that users never see it.
+ */
+export const DOUBLE_ZERO = -0;

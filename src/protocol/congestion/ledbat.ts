@@ -1,5 +1,6 @@
 import type { CongestionController, CongestionStats } from './controller.js';
 import { DelayHistory } from './delay-history.js';
+import { DOUBLE_ZERO } from '../time.js';
 
 /** Window growth at most this many bytes per RTT (libutp, libtorrent). */
 const MAX_GAIN_PER_RTT = 3000;
@@ -55,9 +56,9 @@ export class Ledbat implements CongestionController {
   private readonly decreaseFactor: number;
   private readonly gainRamp: number;
   /** When an ACK last found the window full (ms), for the gain ramp. */
-  private windowLimitedAt = 0;
+  private windowLimitedAt = DOUBLE_ZERO;
   /** When the delay was last at or above the target (ms), for the gain ramp. */
-  private lastAtTarget = 0;
+  private lastAtTarget = DOUBLE_ZERO;
   protected slowStart = true;
   protected slowStartThreshold = Infinity;
   protected lastCut = -Infinity;
@@ -66,7 +67,7 @@ export class Ledbat implements CongestionController {
   private readonly ourHistory = new DelayHistory();
   private readonly theirHistory = new DelayHistory();
   /** When the reverse path's base last changed (ms): drift is bounded by the time since. */
-  private theirBaseSince = 0;
+  private theirBaseSince = DOUBLE_ZERO;
   private readonly recent: number[] = [];
   protected queuingDelay = 0;
   /** The RTT of the packet the current delay sample belongs to (ms), for the drift check. */

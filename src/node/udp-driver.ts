@@ -270,7 +270,7 @@ export class UdpDriver extends EventEmitter {
   /** Opens an outgoing connection from this socket. */
   connect(remote: Remote, config?: Partial<EndpointConfig>): Connection {
     const connection = this.endpoint.connect(remote, performance.now(), config);
-    if (this.solePeer && this.peer === undefined) this.connectPeer(connection.remote);
+    if (this.solePeer) this.connectPeer(connection.remote);
     this.scheduleFlush();
     return connection;
   }

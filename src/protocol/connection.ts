@@ -810,12 +810,13 @@ export class Connection implements LossHost {
     // In order with no hole after it and no end of stream to deliver: its ACK may wait
     // (AckPolicy); anything else is acked at this flush. (A packet dropped for want of room is
     // acked at once: the window our ACK carries is the news.)
-    const deferrable = distance === 1 && this.recvBuffer.count === 0 && this.eofSeq === undefined && this.deliverable(payload.length);
+    const inOrderFits = distance === 1 && this.deliverable(payload.length);
+    const deferrable = inOrderFits && this.recvBuffer.count === 0 && this.eofSeq === undefined;
     const ackAt = (this.ackPolicy ??= new AckPolicy()).onData(payload.length, deferrable, this.advertisedWindow, now);
     if (ackAt <= now) this.ackPending = true;
     else if (ackAt < this.timers.ack) this.timers.arm('ack', ackAt);
     if (distance === 1) {
-      if (!this.deliverable(payload.length)) return; // the application stopped reading: drop, the peer resends
+      if (!inOrderFits) return; // the application stopped reading: drop, the peer resends
       this.deliver(payload);
       this.ackNr = packet.seq;
       this.recvBuffer.advanced(1);

@@ -4,9 +4,10 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
-import { createServer, type ConnectionStats, type Socket } from '../../index.js';
+import type { ConnectionStats, Socket } from '../../index.js';
 import { applyQlog, boundPort, explainError, formatAddress, hostAndPort, parseCommandLine, resolveHost } from '../args.js';
 import { CliError, type Command } from '../command.js';
+import { listenOn } from '../endpoints.js';
 import { decodeHeader, digestLine, MAX_LINE, parseDigestLine, safeFileName } from '../file-protocol.js';
 import { abortConnection, untilInterrupted, watchInterrupt } from '../interrupt.js';
 import { Progress } from '../progress.js';
@@ -49,11 +50,7 @@ async function run(argv: string[]): Promise<number> {
   const address = await resolveHost(host);
   // Ctrl-C from here on ends with a summary (even before anyone connected).
   const interrupt = watchInterrupt();
-  const server = createServer({ allowHalfOpen: true });
-  server.listen(port, address);
-  await once(server, 'listening').catch((error: unknown) => {
-    throw new CliError(explainError(error, formatAddress(address, port)));
-  });
+  const server = await listenOn(address, port);
   const bound = boundPort(server);
   say(`microtp recv: listening on ${formatAddress(address, bound)} (µTP over UDP); run: microtp send <file> <this host> ${bound}`);
 

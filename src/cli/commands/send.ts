@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import { connect, type ConnectionStats } from '../../index.js';
 import { applyQlog, explainError, formatAddress, parseCommandLine, parseHost, parsePort, resolveHost } from '../args.js';
 import { CliError, UsageError, type Command } from '../command.js';
+import { connected } from '../endpoints.js';
 import { digestLine, encodeHeader, MAX_LINE, parseDigestLine } from '../file-protocol.js';
 import { abortConnection, untilInterrupted, watchInterrupt } from '../interrupt.js';
 import { Progress } from '../progress.js';
@@ -65,9 +66,7 @@ async function run(argv: string[]): Promise<number> {
   let early: string | Error | undefined;
 
   const transfer = async (): Promise<void> => {
-    await once(socket, 'connect').catch((error: unknown) => {
-      throw new CliError(explainError(error, peer));
-    });
+    await connected(socket, peer);
     startedAt = performance.now();
     progress.start();
     const reader = new StreamReader(socket);

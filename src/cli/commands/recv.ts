@@ -105,7 +105,7 @@ async function run(argv: string[]): Promise<number> {
       progress.update((received += chunk.length));
       if (!output.write(chunk)) await once(output, 'drain');
     }
-    const trailer = parseDigestLine((await reader.readLine(MAX_LINE)) ?? undefined);
+    const trailer = parseDigestLine(await reader.readLine(MAX_LINE));
     if (trailer instanceof Error) throw trailer;
     peerSha256 = trailer;
     if (!(await reader.atEnd())) throw new Error('the sender sent more than its header announced');

@@ -13,8 +13,8 @@ const RATE_WINDOW_MS = 2000;
 export interface ProgressOptions {
   stream: NodeJS.WriteStream;
   label: string;
-  /** Total bytes expected, when known: percent and ETA need it. */
-  total?: number;
+  /** Total bytes expected (the file's size): percent and ETA need it. */
+  total: number;
   /** The connection's stats; fields that do not apply to this side are left out. */
   stats?: () => ConnectionStats | undefined;
   /** Which connection fields to show: a receiver has no congestion window of its own to show. */
@@ -28,17 +28,12 @@ export class Progress {
   private timer: NodeJS.Timeout | undefined;
   private readonly samples: Array<{ at: number; bytes: number }> = [];
   private readonly startedAt = performance.now();
-  private drawn = false;
 
   constructor(private readonly options: ProgressOptions) {}
 
   /** Whether a line will be drawn at all (stderr is a terminal). */
   get enabled(): boolean {
     return this.options.quiet !== true && this.options.stream.isTTY === true;
-  }
-
-  set total(total: number) {
-    this.options.total = total;
   }
 
   start(): void {
@@ -58,7 +53,6 @@ export class Progress {
     if (!this.enabled) return;
     this.draw();
     this.options.stream.write('\n');
-    this.drawn = false;
   }
 
   private draw(): void {
@@ -71,15 +65,14 @@ export class Progress {
     const rate = elapsed > 0 ? ((this.bytes - base) * 1000) / elapsed : 0;
 
     const { total, label } = this.options;
-    const parts = [label];
-    if (total !== undefined) {
-      const percent = total > 0 ? Math.floor((this.bytes / total) * 100) : 100;
-      parts.push(`${formatBytes(this.bytes)} / ${formatBytes(total)}`, `${percent}%`);
-    } else {
-      parts.push(formatBytes(this.bytes));
-    }
-    parts.push(formatRate(rate));
-    if (total !== undefined) parts.push(`ETA ${rate > 0 ? formatDuration((total - this.bytes) / rate) : '-:--'}`);
+    const percent = total > 0 ? Math.floor((this.bytes / total) * 100) : 100;
+    const parts = [
+      label,
+      `${formatBytes(this.bytes)} / ${formatBytes(total)}`,
+      `${percent}%`,
+      formatRate(rate),
+      `ETA ${rate > 0 ? formatDuration((total - this.bytes) / rate) : '-:--'}`,
+    ];
     const stats = this.options.stats?.();
     if (stats) {
       if (stats.rtt > 0) parts.push(`rtt ${formatMs(stats.rtt)}`);
@@ -93,14 +86,5 @@ export class Progress {
     const columns = this.options.stream.columns;
     if (columns && line.length >= columns) line = line.slice(0, columns - 1);
     this.options.stream.write(`\r${line}\x1b[K`);
-    this.drawn = true;
-  }
-
-  /** Clears a line drawn and not finished (before printing an error over it). */
-  clear(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    if (this.drawn) this.options.stream.write('\r\x1b[K');
-    this.drawn = false;
   }
 }

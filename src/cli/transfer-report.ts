@@ -1,6 +1,10 @@
 /** The end of `send` / `recv`: one human summary on stderr, or one JSON object with --json. */
 import type { ConnectionStats } from '../index.js';
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK } from './command.js';
 import { formatBytes, formatRate } from './format.js';
+
+/** How a transfer ended: completed, ended by Ctrl-C, or failed with this error. */
+export type Outcome = 'done' | 'interrupted' | Error;
 
 export interface TransferReport {
   role: 'send' | 'recv';
@@ -22,20 +26,29 @@ export interface TransferReport {
 }
 
 export function buildReport(
-  fields: Omit<TransferReport, 'rate' | 'retransmits' | 'timeouts' | 'sha256'> & {
+  fields: Omit<TransferReport, 'rate' | 'retransmits' | 'timeouts' | 'sha256' | 'interrupted' | 'error'> & {
     stats: ConnectionStats | undefined;
     localSha256: string | null;
     peerSha256: string | null;
+    outcome: Outcome;
   },
 ): TransferReport {
-  const { stats, localSha256, peerSha256, ...rest } = fields;
+  const { stats, localSha256, peerSha256, outcome, ...rest } = fields;
   return {
     ...rest,
+    interrupted: outcome === 'interrupted',
+    error: outcome instanceof Error ? outcome.message : null,
     rate: fields.seconds > 0 ? fields.bytes / fields.seconds : 0,
     retransmits: stats?.retransmits ?? 0,
     timeouts: stats?.timeouts ?? 0,
     sha256: { local: localSha256, peer: peerSha256, match: localSha256 !== null && localSha256 === peerSha256 },
   };
+}
+
+/** 130 after Ctrl-C; 0 only if the transfer completed and both ends computed the same sha256. */
+export function exitCode(report: TransferReport): number {
+  if (report.interrupted) return EXIT_INTERRUPTED;
+  return report.error === null && report.sha256.match ? EXIT_OK : EXIT_FAILURE;
 }
 
 /** Human summary lines (stderr). */

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { connect, type ConnectionStats } from '../../index.js';
 import { explainError, formatAddress } from '../args.js';
 import { CliError } from '../command.js';
+import { connected } from '../endpoints.js';
 import { StreamReader } from '../stream-reader.js';
 import { HEADER_PREFIX, PING_BYTES, type SinkReply } from './protocol.js';
 
@@ -27,9 +28,7 @@ export async function measure(address: string, port: number, size: number, pings
   const target = formatAddress(address, port);
   const socket = connect({ port, host: address, allowHalfOpen: true });
   socket.on('error', () => {}); // the awaits below see it
-  await once(socket, 'connect').catch((error: unknown) => {
-    throw new CliError(explainError(error, target));
-  });
+  await connected(socket, target);
   socket.setNoDelay(true);
   const reader = new StreamReader(socket);
   socket.write(`${HEADER_PREFIX}${JSON.stringify({ pings, size })}\n`);

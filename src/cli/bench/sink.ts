@@ -1,8 +1,8 @@
 /** The far end of `microtp bench`: `microtp bench --serve <port>`, and the loopback self-test's child. */
-import { once } from 'node:events';
-import { createServer, type Socket } from '../../index.js';
-import { boundPort, explainError, formatAddress } from '../args.js';
-import { CliError, EXIT_OK } from '../command.js';
+import type { Socket } from '../../index.js';
+import { boundPort, formatAddress } from '../args.js';
+import { EXIT_OK } from '../command.js';
+import { listenOn } from '../endpoints.js';
 import { watchInterrupt } from '../interrupt.js';
 import { StreamReader } from '../stream-reader.js';
 import { HEADER_PREFIX, PING_BYTES, type BenchHeader, type SinkReply } from './protocol.js';
@@ -12,13 +12,9 @@ export const SINK_READY = /sink listening on (\S+)/;
 
 /** The sink: serves bench clients, any number at once, until Ctrl-C or SIGTERM. */
 export async function serve(address: string, port: number): Promise<number> {
-  const server = createServer({ allowHalfOpen: true }, (socket) => {
+  const server = await listenOn(address, port, (socket) => {
     socket.on('error', () => {}); // a client that goes away is its own business
     void sinkOne(socket).catch(() => socket.destroy());
-  });
-  server.listen(port, address);
-  await once(server, 'listening').catch((error: unknown) => {
-    throw new CliError(explainError(error, formatAddress(address, port)));
   });
   process.stdout.write(`microtp bench: sink listening on ${formatAddress(address, boundPort(server))}\n`);
   const interrupt = watchInterrupt();

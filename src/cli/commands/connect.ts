@@ -1,8 +1,8 @@
 /** `microtp connect <host> <port>`: netcat's client side over µTP. */
-import { once } from 'node:events';
 import { connect } from '../../index.js';
 import { applyQlog, explainError, formatAddress, parseCommandLine, parseHost, parsePort, resolveHost } from '../args.js';
-import { CliError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError, type Command } from '../command.js';
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError, type Command } from '../command.js';
+import { connected } from '../endpoints.js';
 import { abortConnection, untilInterrupted, watchInterrupt } from '../interrupt.js';
 import { InputFeeder, relay } from '../relay.js';
 
@@ -39,10 +39,7 @@ async function run(argv: string[]): Promise<number> {
   const feeder = new InputFeeder(process.stdin);
   const interrupt = watchInterrupt();
   try {
-    const connected = once(socket, 'connect').catch((error: unknown) => {
-      throw new CliError(explainError(error, peer));
-    });
-    if ((await untilInterrupted(connected, interrupt)) === 'interrupted') {
+    if ((await untilInterrupted(connected(socket, peer), interrupt)) === 'interrupted') {
       await abortConnection(socket);
       return EXIT_INTERRUPTED;
     }

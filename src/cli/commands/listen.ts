@@ -1,8 +1,9 @@
 /** `microtp listen [host] <port> [-k]`: netcat's server side over µTP. */
-import { on, once } from 'node:events';
-import { createServer, type Socket } from '../../index.js';
+import { on } from 'node:events';
+import type { Socket } from '../../index.js';
 import { applyQlog, boundPort, explainError, formatAddress, hostAndPort, parseCommandLine, resolveHost } from '../args.js';
-import { CliError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, type Command } from '../command.js';
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, type Command } from '../command.js';
+import { listenOn } from '../endpoints.js';
 import { abortConnection, untilInterrupted, watchInterrupt } from '../interrupt.js';
 import { InputFeeder, relay } from '../relay.js';
 
@@ -39,11 +40,7 @@ async function run(argv: string[]): Promise<number> {
   };
   const address = await resolveHost(host);
   const interrupt = watchInterrupt();
-  const server = createServer({ allowHalfOpen: true });
-  server.listen(port, address);
-  await once(server, 'listening').catch((error: unknown) => {
-    throw new CliError(explainError(error, formatAddress(address, port)));
-  });
+  const server = await listenOn(address, port);
   say(`listening on ${formatAddress(address, boundPort(server))}`);
 
   const feeder = new InputFeeder(process.stdin);

@@ -4,14 +4,15 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
-import { createServer, type ConnectionStats, type Socket } from '../../index.js';
+import type { ConnectionStats, Socket } from '../../index.js';
 import { applyQlog, boundPort, explainError, formatAddress, hostAndPort, parseCommandLine, resolveHost } from '../args.js';
-import { CliError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, type Command } from '../command.js';
+import { CliError, type Command } from '../command.js';
+import { listenOn } from '../endpoints.js';
 import { decodeHeader, digestLine, MAX_LINE, parseDigestLine, safeFileName } from '../file-protocol.js';
 import { abortConnection, untilInterrupted, watchInterrupt } from '../interrupt.js';
 import { Progress } from '../progress.js';
 import { StreamReader } from '../stream-reader.js';
-import { buildReport, formatReport } from '../transfer-report.js';
+import { buildReport, exitCode, formatReport, type Outcome } from '../transfer-report.js';
 
 const usage = `Usage: microtp recv [host] <port> [-o <file>] [--json] [--qlog <dir>]
 
@@ -49,11 +50,7 @@ async function run(argv: string[]): Promise<number> {
   const address = await resolveHost(host);
   // Ctrl-C from here on ends with a summary (even before anyone connected).
   const interrupt = watchInterrupt();
-  const server = createServer({ allowHalfOpen: true });
-  server.listen(port, address);
-  await once(server, 'listening').catch((error: unknown) => {
-    throw new CliError(explainError(error, formatAddress(address, port)));
-  });
+  const server = await listenOn(address, port);
   const bound = boundPort(server);
   say(`microtp recv: listening on ${formatAddress(address, bound)} (µTP over UDP); run: microtp send <file> <this host> ${bound}`);
 
@@ -108,7 +105,7 @@ async function run(argv: string[]): Promise<number> {
       progress.update((received += chunk.length));
       if (!output.write(chunk)) await once(output, 'drain');
     }
-    const trailer = parseDigestLine((await reader.readLine(MAX_LINE)) ?? undefined);
+    const trailer = parseDigestLine(await reader.readLine(MAX_LINE));
     if (trailer instanceof Error) throw trailer;
     peerSha256 = trailer;
     if (!(await reader.atEnd())) throw new Error('the sender sent more than its header announced');
@@ -123,7 +120,7 @@ async function run(argv: string[]): Promise<number> {
     if (!socket.destroyed) await once(socket, 'close');
   };
 
-  let outcome: 'done' | 'interrupted' | Error;
+  let outcome: Outcome;
   try {
     outcome = (await untilInterrupted(transfer(), interrupt)) ?? 'done';
   } catch (error) {
@@ -149,13 +146,11 @@ async function run(argv: string[]): Promise<number> {
     stats: lastStats,
     localSha256,
     peerSha256,
-    interrupted: outcome === 'interrupted',
-    error: outcome instanceof Error ? outcome.message : null,
+    outcome,
   });
   if (values.json) (toStdout ? process.stderr : process.stdout).write(JSON.stringify(report) + '\n');
   else process.stderr.write(formatReport(report));
-  if (outcome === 'interrupted') return EXIT_INTERRUPTED;
-  return outcome === 'done' && report.sha256.match ? EXIT_OK : EXIT_FAILURE;
+  return exitCode(report);
 }
 
 /** Tells the sender why (an `error` line and our FIN), waiting briefly for it to be delivered. */

@@ -6,12 +6,13 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { connect, type ConnectionStats } from '../../index.js';
 import { applyQlog, explainError, formatAddress, parseCommandLine, parseHost, parsePort, resolveHost } from '../args.js';
-import { CliError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError, type Command } from '../command.js';
+import { CliError, UsageError, type Command } from '../command.js';
+import { connected } from '../endpoints.js';
 import { digestLine, encodeHeader, MAX_LINE, parseDigestLine } from '../file-protocol.js';
 import { abortConnection, untilInterrupted, watchInterrupt } from '../interrupt.js';
 import { Progress } from '../progress.js';
 import { StreamReader } from '../stream-reader.js';
-import { buildReport, formatReport } from '../transfer-report.js';
+import { buildReport, exitCode, formatReport, type Outcome } from '../transfer-report.js';
 
 const usage = `Usage: microtp send <file> <host> <port> [--json] [--qlog <dir>]
 
@@ -65,9 +66,7 @@ async function run(argv: string[]): Promise<number> {
   let early: string | Error | undefined;
 
   const transfer = async (): Promise<void> => {
-    await once(socket, 'connect').catch((error: unknown) => {
-      throw new CliError(explainError(error, peer));
-    });
+    await connected(socket, peer);
     startedAt = performance.now();
     progress.start();
     const reader = new StreamReader(socket);
@@ -103,7 +102,7 @@ async function run(argv: string[]): Promise<number> {
   };
 
   const interrupt = watchInterrupt();
-  let outcome: 'done' | 'interrupted' | Error;
+  let outcome: Outcome;
   try {
     outcome = (await untilInterrupted(transfer(), interrupt)) ?? 'done';
   } catch (error) {
@@ -127,13 +126,11 @@ async function run(argv: string[]): Promise<number> {
     stats: lastStats,
     localSha256,
     peerSha256,
-    interrupted: outcome === 'interrupted',
-    error: outcome instanceof Error ? outcome.message : null,
+    outcome,
   });
   if (values.json) process.stdout.write(JSON.stringify(report) + '\n');
   else process.stderr.write(formatReport(report));
-  if (outcome === 'interrupted') return EXIT_INTERRUPTED;
-  return outcome === 'done' && report.sha256.match ? EXIT_OK : EXIT_FAILURE;
+  return exitCode(report);
 }
 
 export default { summary: 'send a file to "microtp recv", with progress and sha256 checked', usage, run } satisfies Command;

@@ -52,6 +52,14 @@ function untilSlowdown(d: Driven): number {
   return before;
 }
 
+/** Runs through two more slowdowns; the time between them (the next is due that long after the last). */
+function slowdownPeriod(d: Driven): number {
+  untilSlowdown(d);
+  const last = d.slowdowns.at(-1)!;
+  untilSlowdown(d);
+  return d.slowdowns.at(-1)! - last;
+}
+
 function start(epochOffset = 0): Driven {
   const d: Driven = { cc: new LedbatPlusPlus(PACKET, { epochOffset }), now: 0, slowdowns: [] };
   // Slow start until the queue says stop: 80 ms > 3/4 of the target.
@@ -169,10 +177,7 @@ describe('LEDBAT++ slowdowns under timeouts, applications and clocks (review 8)'
     // one ack took the window from a quarter of the target to W (no fairness step, a burst).
     const d = start();
     drive(d, 10_000, () => 80);
-    untilSlowdown(d);
-    const last = d.slowdowns.at(-1)!;
-    untilSlowdown(d);
-    const period = d.slowdowns.at(-1)! - last;
+    const period = slowdownPeriod(d);
     drive(d, d.slowdowns.at(-1)! + period - 3 * RTT, () => 80);
     const before = d.cc.window;
     assert.equal(d.cc.onLoss(d.now - 1, d.now), true);
@@ -191,10 +196,7 @@ describe('LEDBAT++ slowdowns under timeouts, applications and clocks (review 8)'
     // started back after an idle period came when that slow start ended: at no common instant.
     const d = start();
     drive(d, 10_000, () => 80);
-    untilSlowdown(d);
-    const last = d.slowdowns.at(-1)!;
-    untilSlowdown(d);
-    const period = d.slowdowns.at(-1)! - last;
+    const period = slowdownPeriod(d);
     drive(d, d.slowdowns.at(-1)! + period - 150, () => 80);
     d.cc.onIdle(10, d.now);
     const count = d.slowdowns.length;

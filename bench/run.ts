@@ -12,6 +12,7 @@ import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { baselineEntry } from './baseline.js';
+import { names } from './env.js';
 import { STACKS, type StackName } from './throughput.js';
 import { MiB, printSummary, resultLine, summarize, transfer, type TransferResult } from './transfer.js';
 
@@ -20,8 +21,7 @@ const WORKER = fileURLToPath(new URL('./throughput.js', import.meta.url));
 const mb = Number(process.env.BENCH_MB ?? 256);
 const runs = Number(process.env.BENCH_RUNS ?? 2);
 const timeoutMs = Number(process.env.BENCH_TIMEOUT_S ?? 120) * 1000;
-const stacks = (process.env.BENCH_STACKS ?? 'microtp,microtp-baseline,utp-native,udx-native').split(',').map((s) => s.trim()) as StackName[];
-for (const s of stacks) if (!STACKS.includes(s)) throw new Error(`unknown stack ${s}; known: ${STACKS.join(', ')}`);
+const stacks = names('BENCH_STACKS', 'microtp,microtp-baseline,utp-native,udx-native', STACKS);
 const bytes = Math.round(mb * MiB);
 
 // stdout stays quiet so the table is readable; stderr is passed through.

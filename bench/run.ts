@@ -13,8 +13,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { baselineEntry } from './baseline.js';
 import { names } from './env.js';
-import { STACKS, type StackName } from './throughput.js';
-import { MiB, printSummary, resultLine, summarize, transfer, type TransferResult } from './transfer.js';
+import { STACKS } from './throughput.js';
+import { MiB, printSummary, resultLine, runOrder, summarize, transfer, type TransferResult } from './transfer.js';
 
 const WORKER = fileURLToPath(new URL('./throughput.js', import.meta.url));
 
@@ -33,9 +33,7 @@ async function main(): Promise<void> {
   if (stacks.includes('microtp-baseline')) console.log(`microtp-baseline: ${baselineEntry()}`);
   const results: TransferResult[] = [];
   for (let run = 1; run <= runs; run++) {
-    // Interleave stacks and rotate their order so machine noise and warm-up spread evenly.
-    const order = stacks.map((_, i) => stacks[(i + run - 1) % stacks.length] as StackName);
-    for (const stack of order) {
+    for (const stack of runOrder(stacks, run)) {
       const r = await transfer({ stack, run, bytes, timeoutMs, receiverArgs: [], senderArgs: [], spawn });
       results.push(r);
       console.log(`  run ${run} ${stack.padEnd(19)} ${resultLine(r)}`);

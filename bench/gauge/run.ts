@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { baselineEntry } from '../baseline.js';
 import { list, names, positive } from '../env.js';
 import { STACKS, type StackName } from '../throughput.js';
-import { MiB, fmt, printSummary, resultLine, summarize, transfer, type StackSummary, type TransferResult } from '../transfer.js';
+import { MiB, fmt, printSummary, resultLine, runOrder, summarize, transfer, type StackSummary, type TransferResult } from '../transfer.js';
 import { GAUGE_NS, GAUGE_RECEIVER_ADDR, createGaugeNamespaces, removeGaugeNamespaces } from './netns.js';
 
 const WORKER = fileURLToPath(new URL('../throughput.js', import.meta.url));
@@ -94,10 +94,7 @@ async function gauge(): Promise<void> {
   const results = new Map<number, TransferResult[]>(connCounts.map((c) => [c, []]));
   for (let run = 1; run <= runs; run++) {
     for (const conns of connCounts) {
-      // Interleave stacks and rotate their order so machine noise and warm-up spread evenly.
-      const list = stacksFor(conns);
-      const order = list.map((_, i) => list[(i + run - 1) % list.length] as StackName);
-      for (const stack of order) {
+      for (const stack of runOrder(stacksFor(conns), run)) {
         const hostArgs = [GAUGE_RECEIVER_ADDR, String(conns)];
         const r = await transfer({ stack, run, bytes, timeoutMs, receiverArgs: hostArgs, senderArgs: hostArgs, spawn: spawnIn });
         results.get(conns)!.push(r);

@@ -1,5 +1,6 @@
 // Parsing of the benches' environment variables (bench/bottleneck/run.ts and multi-flow.ts,
-// bench/gauge/run.ts, bench/run.ts): bad values fail with the variable's name.
+// bench/gauge/run.ts, bench/impaired/run.ts, bench/run.ts): bad values fail with the
+// variable's name.
 
 /** A comma list of positive numbers. */
 export function list(name: string, def: string): number[] {

@@ -12,16 +12,16 @@ import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { baselineEntry } from './baseline.js';
-import { STACKS, type StackName } from './throughput.js';
-import { MiB, printSummary, resultLine, summarize, transfer, type TransferResult } from './transfer.js';
+import { names } from './env.js';
+import { STACKS } from './throughput.js';
+import { MiB, printSummary, resultLine, runOrder, summarize, transfer, type TransferResult } from './transfer.js';
 
 const WORKER = fileURLToPath(new URL('./throughput.js', import.meta.url));
 
 const mb = Number(process.env.BENCH_MB ?? 256);
 const runs = Number(process.env.BENCH_RUNS ?? 2);
 const timeoutMs = Number(process.env.BENCH_TIMEOUT_S ?? 120) * 1000;
-const stacks = (process.env.BENCH_STACKS ?? 'microtp,microtp-baseline,utp-native,udx-native').split(',').map((s) => s.trim()) as StackName[];
-for (const s of stacks) if (!STACKS.includes(s)) throw new Error(`unknown stack ${s}; known: ${STACKS.join(', ')}`);
+const stacks = names('BENCH_STACKS', 'microtp,microtp-baseline,utp-native,udx-native', STACKS);
 const bytes = Math.round(mb * MiB);
 
 // stdout stays quiet so the table is readable; stderr is passed through.
@@ -33,9 +33,7 @@ async function main(): Promise<void> {
   if (stacks.includes('microtp-baseline')) console.log(`microtp-baseline: ${baselineEntry()}`);
   const results: TransferResult[] = [];
   for (let run = 1; run <= runs; run++) {
-    // Interleave stacks and rotate their order so machine noise and warm-up spread evenly.
-    const order = stacks.map((_, i) => stacks[(i + run - 1) % stacks.length] as StackName);
-    for (const stack of order) {
+    for (const stack of runOrder(stacks, run)) {
       const r = await transfer({ stack, run, bytes, timeoutMs, receiverArgs: [], senderArgs: [], spawn });
       results.push(r);
       console.log(`  run ${run} ${stack.padEnd(19)} ${resultLine(r)}`);

@@ -1,7 +1,8 @@
 // The parent's side of one bulk transfer between two worker processes (bench/throughput.ts),
-// and the medians/ratios table, shared by the loopback bench (bench/run.ts, forked workers) and
-// the veth gauge (bench/gauge/run.ts, workers inside network namespaces). How a worker is
-// started is the caller's: `spawn` returns a child with an IPC channel.
+// the order stacks run in, and the medians/ratios table, shared by the loopback bench
+// (bench/run.ts, forked workers) and the veth gauge (bench/gauge/run.ts, workers inside network
+// namespaces). How a worker is started is the caller's: `spawn` returns a child with an IPC
+// channel.
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -113,6 +114,11 @@ export async function transfer(spec: TransferSpec): Promise<TransferResult> {
     await Promise.all([stopWorker(receiver), sender ? stopWorker(sender) : undefined]);
   }
   return result;
+}
+
+/** The stacks in the order of run `run` (from 1): interleaved and rotated a step each run, so machine noise and warm-up spread evenly. */
+export function runOrder(stacks: readonly StackName[], run: number): StackName[] {
+  return stacks.map((_, i) => stacks[(i + run - 1) % stacks.length]!);
 }
 
 export const median = (xs: number[]): number | undefined => {

@@ -8,7 +8,7 @@
 // the true base delay (the latency-drift check; see baseErrors in metrics.ts for how the clock
 // offset between the peers' µTP timestamps is taken out). All flows of a run share one sender and
 // one receiver process (worker.ts), so they share that offset.
-import { num, list } from './env.js';
+import { num, list } from '../env.js';
 import { PathRun, utpReceiver, utpSender, type Child, type MicrotpCc, type UtpStack } from './harness.js';
 import {
   baseErrors,

@@ -30,7 +30,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { list, names, num } from './env.js';
+import { list, names, num } from '../env.js';
 import { Child, killAllNow, PathRun, TCP_PORT, utpReceiver, utpSender, type MicrotpCc, type UtpStack } from './harness.js';
 import { goodputMbit, parseBytes, parseStats, rateSeries, round, type DelayStats } from './metrics.js';
 import { multiConfigFromEnv, multiFlowEstimateS, multiFlowLine, multiFlowPlan, multiFlowReport, plotMultiFlow, runMultiFlow, type MultiConfig, type MultiRunResult, type MultiScenario } from './multi-flow.js';

@@ -24,29 +24,20 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { baselineEntry } from '../baseline.js';
+import { list, names, positive } from '../env.js';
 import { STACKS, type StackName } from '../throughput.js';
-import { MiB, fmt, printSummary, resultLine, summarize, transfer, type StackSummary, type TransferResult } from '../transfer.js';
+import { MiB, fmt, printSummary, resultLine, runOrder, summarize, transfer, type StackSummary, type TransferResult } from '../transfer.js';
 import { GAUGE_NS, GAUGE_RECEIVER_ADDR, createGaugeNamespaces, removeGaugeNamespaces } from './netns.js';
 
 const WORKER = fileURLToPath(new URL('../throughput.js', import.meta.url));
 
-function env(name: string, def: string): string {
-  return (process.env[name] ?? def).trim();
-}
-function positive(name: string, raw: string): number {
-  const x = Number(raw);
-  if (!(x > 0) || !Number.isFinite(x)) throw new Error(`${name}: expected a positive number, got '${raw}'`);
-  return x;
-}
-
-const mb = positive('GAUGE_MB', env('GAUGE_MB', '128'));
-const runs = positive('GAUGE_RUNS', env('GAUGE_RUNS', process.env.BENCH_RUNS ?? '3'));
-const timeoutMs = positive('GAUGE_TIMEOUT_S', env('GAUGE_TIMEOUT_S', '120')) * 1000;
-const stacks = env('GAUGE_STACKS', 'microtp,utp-native,udx-native,dgram-blast,tcp').split(',').map((s) => s.trim()) as StackName[];
-for (const s of stacks) if (!STACKS.includes(s)) throw new Error(`GAUGE_STACKS: unknown ${s}; known: ${STACKS.join(', ')}`);
-const connCounts = env('GAUGE_CONNS', '1,64').split(',').map((c) => positive('GAUGE_CONNS', c));
+const mb = positive('GAUGE_MB', 128);
+const runs = positive('GAUGE_RUNS', process.env.BENCH_RUNS ?? 3);
+const timeoutMs = positive('GAUGE_TIMEOUT_S', 120) * 1000;
+const stacks = names('GAUGE_STACKS', 'microtp,utp-native,udx-native,dgram-blast,tcp', STACKS);
+const connCounts = list('GAUGE_CONNS', '1,64');
 const bytes = Math.round(mb * MiB);
-const nodeArgs = env('GAUGE_NODE_ARGS', '').split(/\s+/).filter(Boolean);
+const nodeArgs = (process.env.GAUGE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 /** The blast has no connections: it runs single-flow only. */
 const stacksFor = (conns: number): StackName[] => (conns === 1 ? stacks : stacks.filter((s) => s !== 'dgram-blast'));
 
@@ -103,10 +94,7 @@ async function gauge(): Promise<void> {
   const results = new Map<number, TransferResult[]>(connCounts.map((c) => [c, []]));
   for (let run = 1; run <= runs; run++) {
     for (const conns of connCounts) {
-      // Interleave stacks and rotate their order so machine noise and warm-up spread evenly.
-      const list = stacksFor(conns);
-      const order = list.map((_, i) => list[(i + run - 1) % list.length] as StackName);
-      for (const stack of order) {
+      for (const stack of runOrder(stacksFor(conns), run)) {
         const hostArgs = [GAUGE_RECEIVER_ADDR, String(conns)];
         const r = await transfer({ stack, run, bytes, timeoutMs, receiverArgs: hostArgs, senderArgs: hostArgs, spawn: spawnIn });
         results.get(conns)!.push(r);

@@ -27,6 +27,7 @@ import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { ConnectionStats } from '../../src/index.js';
+import { names } from '../env.js';
 import { prefixSha256 } from './data.js';
 import { DEFAULT_SCENARIOS, describe, parseScenario, subSeed, type DirCounters, type Scenario } from './link.js';
 import { STACKS, type ReceiverReport, type SenderReport, type StackName } from './peer.js';
@@ -41,8 +42,7 @@ const seconds = Number(env.IMPAIRED_SECONDS ?? 30);
 const mb = Number(env.IMPAIRED_MB ?? 16);
 const seed = Number(env.IMPAIRED_SEED ?? 1) >>> 0;
 const runs = Number(env.IMPAIRED_RUNS ?? 1);
-const stacks = (env.IMPAIRED_STACKS ?? 'microtp,utp-native').split(',').map((s) => s.trim()) as StackName[];
-for (const s of stacks) if (!STACKS.includes(s)) throw new Error(`IMPAIRED_STACKS: unknown stack ${s}; known: ${STACKS.join(', ')}`);
+const stacks = names('IMPAIRED_STACKS', 'microtp,utp-native', STACKS);
 if (!(seconds > 0) || !(mb > 0) || !(runs >= 1)) throw new Error('IMPAIRED_SECONDS, IMPAIRED_MB and IMPAIRED_RUNS must be positive');
 const scenarios: Scenario[] = env.IMPAIRED_SCENARIOS
   ? (() => {

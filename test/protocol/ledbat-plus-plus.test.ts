@@ -26,22 +26,21 @@ interface Driven {
  * a slowdown's floor is reached at once (its drain counts from the first ack).
  */
 function drive(d: Driven, until: number, queueMs: (d: Driven) => number): void {
-  while (d.now < until) {
-    const before = d.cc.window;
-    const packets = Math.max(1, before / PACKET);
-    d.now += RTT / packets;
-    d.cc.onAck(PACKET, sample(queueMs(d)), before, RTT, d.now, RTT);
-    if (before > 2 * PACKET && d.cc.window === 2 * PACKET) d.slowdowns.push(d.now);
-  }
+  while (d.now < until) ack(d, queueMs(d));
+}
+
+/** One ack of `drive`; records a slowdown if it began one. The window before the ack. */
+function ack(d: Driven, queueMs: number): number {
+  const before = d.cc.window;
+  d.now += RTT / Math.max(1, before / PACKET);
+  d.cc.onAck(PACKET, sample(queueMs), before, RTT, d.now, RTT);
+  if (before > 2 * PACKET && d.cc.window === 2 * PACKET) d.slowdowns.push(d.now);
+  return before;
 }
 
 /** Acks on an empty queue until slow start ends; the window it ended with. */
 function regain(d: Driven): number {
-  for (let i = 0; i < 10_000 && d.cc.inSlowStart; i++) {
-    const before = d.cc.window;
-    d.now += RTT / Math.max(1, before / PACKET);
-    d.cc.onAck(PACKET, sample(0), before, RTT, d.now, RTT);
-  }
+  for (let i = 0; i < 10_000 && d.cc.inSlowStart; i++) ack(d, 0);
   return d.cc.window;
 }
 
@@ -49,14 +48,16 @@ function regain(d: Driven): number {
 function untilSlowdown(d: Driven): number {
   const count = d.slowdowns.length;
   let before = d.cc.window;
-  while (d.slowdowns.length === count) {
-    before = d.cc.window;
-    const packets = Math.max(1, before / PACKET);
-    d.now += RTT / packets;
-    d.cc.onAck(PACKET, sample(80), before, RTT, d.now, RTT);
-    if (before > 2 * PACKET && d.cc.window === 2 * PACKET) d.slowdowns.push(d.now);
-  }
+  while (d.slowdowns.length === count) before = ack(d, 80);
   return before;
+}
+
+/** Runs through two more slowdowns; the time between them (the next is due that long after the last). */
+function slowdownPeriod(d: Driven): number {
+  untilSlowdown(d);
+  const last = d.slowdowns.at(-1)!;
+  untilSlowdown(d);
+  return d.slowdowns.at(-1)! - last;
 }
 
 function start(epochOffset = 0): Driven {
@@ -176,10 +177,7 @@ describe('LEDBAT++ slowdowns under timeouts, applications and clocks (review 8)'
     // one ack took the window from a quarter of the target to W (no fairness step, a burst).
     const d = start();
     drive(d, 10_000, () => 80);
-    untilSlowdown(d);
-    const last = d.slowdowns.at(-1)!;
-    untilSlowdown(d);
-    const period = d.slowdowns.at(-1)! - last;
+    const period = slowdownPeriod(d);
     drive(d, d.slowdowns.at(-1)! + period - 3 * RTT, () => 80);
     const before = d.cc.window;
     assert.equal(d.cc.onLoss(d.now - 1, d.now), true);
@@ -198,10 +196,7 @@ describe('LEDBAT++ slowdowns under timeouts, applications and clocks (review 8)'
     // started back after an idle period came when that slow start ended: at no common instant.
     const d = start();
     drive(d, 10_000, () => 80);
-    untilSlowdown(d);
-    const last = d.slowdowns.at(-1)!;
-    untilSlowdown(d);
-    const period = d.slowdowns.at(-1)! - last;
+    const period = slowdownPeriod(d);
     drive(d, d.slowdowns.at(-1)! + period - 150, () => 80);
     d.cc.onIdle(10, d.now);
     const count = d.slowdowns.length;

@@ -4,10 +4,10 @@
  * delay is read off the bottleneck link itself (how long a datagram would wait), not from the
  * sender's own estimate.
  */
-import { Ledbat } from '../../src/protocol/congestion/ledbat.js';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FixedWindow } from '../../src/protocol/congestion/fixed-window.js';
+import { Ledbat } from '../../src/protocol/congestion/ledbat.js';
 import { seededBytes, SimNetwork, type LinkOptions } from '../helpers/sim-network.js';
 
 interface Outcome {

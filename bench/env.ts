@@ -1,4 +1,6 @@
-// Parsing of the bench's BOTTLENECK_* environment variables (run.ts, multi-flow.ts).
+// Parsing of the benches' environment variables (bench/bottleneck/run.ts and multi-flow.ts,
+// bench/gauge/run.ts, bench/impaired/run.ts, bench/run.ts): bad values fail with the
+// variable's name.
 
 /** A comma list of positive numbers. */
 export function list(name: string, def: string): number[] {
@@ -12,6 +14,14 @@ export function list(name: string, def: string): number[] {
 export function num(name: string, def: number): number {
   const x = Number(process.env[name] ?? def);
   if (!(x >= 0) || !Number.isFinite(x)) throw new Error(`${name}: expected a number, got '${process.env[name]}'`);
+  return x;
+}
+
+/** A positive number (`def` may come from another variable, as a string). */
+export function positive(name: string, def: number | string): number {
+  const raw = process.env[name] ?? def;
+  const x = Number(raw);
+  if (!(x > 0) || !Number.isFinite(x)) throw new Error(`${name}: expected a positive number, got '${raw}'`);
   return x;
 }
 

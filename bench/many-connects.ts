@@ -78,7 +78,12 @@ server.listen(0, '127.0.0.1', () => {
     report();
     process.exit(1);
   }, LIMIT_MS).unref();
+  // MC_PHASED: the writes wait until every handshake is over, connected or failed.
   const pendingWrites: (() => void)[] = [];
+  let handshakesOver = 0;
+  const handshakeOver = (): void => {
+    if (PHASED && ++handshakesOver === n) for (const write of pendingWrites) write();
+  };
   for (let i = 0; i < n; i++) {
     const client = connect(port, '127.0.0.1');
     let connected = false;
@@ -90,9 +95,9 @@ server.listen(0, '127.0.0.1', () => {
       connects++;
       lastConnect = performance.now() - started;
       if (!PHASED) client.write(sent);
-      else if (connects === n) for (const write of pendingWrites) write();
+      handshakeOver();
     });
-    if (PHASED) pendingWrites.push(() => client.write(sent));
+    if (PHASED) pendingWrites.push(() => connected && !settled && client.write(sent));
     const chunks: Buffer[] = [];
     let got = 0;
     client.on('data', (chunk: Buffer) => {
@@ -111,6 +116,7 @@ server.listen(0, '127.0.0.1', () => {
       settled = true;
       const key = `${error.code}${connected ? ' after connect' : ' before connect'}`;
       failures.set(key, (failures.get(key) ?? 0) + 1);
+      if (!connected) handshakeOver();
       finish();
     });
   }

@@ -33,6 +33,9 @@ export interface SenderStats {
   cpuMicros: number; // user + system, from connect() until told to stop
   /** microtp only: retransmissions per packet sent, from stats(). */
   resendsPerPacket?: number;
+  /** microtp: what the resends were (retransmission timeouts, losses found from ACKs); the rest are tail-loss probes. */
+  timeouts?: number;
+  fastRetransmits?: number;
 }
 
 const CHUNK = 64 * 1024;
@@ -90,7 +93,7 @@ async function sender(stack: Stack, total: number, port: number, conns: number):
     if (msg !== 'stop') return;
     const stats: SenderStats = { type: 'stats', startAt, cpuMicros: cpuSince(cpu) };
     const totals = sumStats(pipes);
-    if (totals) stats.resendsPerPacket = totals.retransmits / totals.packetsSent;
+    if (totals) Object.assign(stats, { resendsPerPacket: totals.retransmits / totals.packetsSent, timeouts: totals.timeouts, fastRetransmits: totals.fastRetransmits });
     send(stats);
   });
   const pipes: Pipe[] = [];
@@ -105,15 +108,17 @@ async function sender(stack: Stack, total: number, port: number, conns: number):
   // receiver has everything, so close behaviour never affects the numbers.
 }
 
+/** The fields of microtp's stats() the bench sums over its connections. */
+const SUMMED = ['packetsSent', 'packetsReceived', 'retransmits', 'timeouts', 'fastRetransmits'] as const;
+type Summed = Record<(typeof SUMMED)[number], number>;
+
 /** The sum of the pipes' microtp counters (undefined for other stacks). */
-function sumStats(pipes: Pipe[]): { packetsSent: number; packetsReceived: number; retransmits: number } | undefined {
-  const sum = { packetsSent: 0, packetsReceived: 0, retransmits: 0 };
+function sumStats(pipes: Pipe[]): Summed | undefined {
+  const sum: Summed = { packetsSent: 0, packetsReceived: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0 };
   for (const pipe of pipes) {
-    const stats = (pipe as { stats?: () => typeof sum | undefined }).stats?.();
+    const stats = (pipe as { stats?: () => Summed | undefined }).stats?.();
     if (!stats) return undefined;
-    sum.packetsSent += stats.packetsSent;
-    sum.packetsReceived += stats.packetsReceived;
-    sum.retransmits += stats.retransmits;
+    for (const field of SUMMED) sum[field] += stats[field];
   }
   return pipes.length > 0 ? sum : undefined;
 }

@@ -25,6 +25,10 @@ export interface TransferResult {
   receiverCpuSecPerGiB?: number;
   acksPerPacket?: number; // microtp: the receiver's packets sent per packet received
   resendsPerPacket?: number; // microtp: the sender's retransmissions per packet sent
+  timeouts?: number; // microtp: the sender's retransmission timeouts
+  fastRetransmits?: number; // microtp: packets the sender found lost from ACKs
+  /** Datagrams the kernel dropped for a full socket receive buffer during the transfer (gauge only). */
+  kernelDrops?: { receiver: number; sender: number };
 }
 
 export interface TransferSpec {
@@ -90,7 +94,7 @@ export async function transfer(spec: TransferSpec): Promise<TransferResult> {
         const done = await Promise.race([next(receiver, 'done', 'receiver'), next(sender, 'done', 'sender')]);
         const stats = next(sender, 'stats', 'sender');
         sender.send('stop');
-        const { startAt, cpuMicros, resendsPerPacket } = await stats;
+        const { startAt, cpuMicros, resendsPerPacket, timeouts, fastRetransmits } = await stats;
         const seconds = (done.lastByteAt - done.firstByteAt) / 1000;
         Object.assign(result, {
           ok: true,
@@ -102,6 +106,8 @@ export async function transfer(spec: TransferSpec): Promise<TransferResult> {
           receiverCpuSecPerGiB: done.cpuMicros / 1e6 / (done.bytes / GiB),
           acksPerPacket: done.acksPerPacket,
           resendsPerPacket,
+          timeouts,
+          fastRetransmits,
         });
       })(),
       deadline,
@@ -134,7 +140,8 @@ export function resultLine(r: TransferResult): string {
   return r.ok
     ? `${fmt(r.mibPerSec)} MiB/s, CPU s/GiB sender ${fmt(r.senderCpuSecPerGiB, 2)} receiver ${fmt(r.receiverCpuSecPerGiB, 2)}` +
         (r.acksPerPacket === undefined ? '' : `; acks/packet ${fmt(r.acksPerPacket, 3)}`) +
-        (r.resendsPerPacket === undefined ? '' : `, resends/packet ${fmt(r.resendsPerPacket, 4)}`)
+        (r.resendsPerPacket === undefined ? '' : `, resends/packet ${fmt(r.resendsPerPacket, 4)} (timeouts ${r.timeouts}, lost from ACKs ${r.fastRetransmits})`) +
+        (r.kernelDrops === undefined ? '' : `; rcvbuf drops receiver ${r.kernelDrops.receiver} sender ${r.kernelDrops.sender}`)
     : `FAILED: ${r.error} (receiver had ${fmt(r.bytesReceived / MiB)} MiB` +
         (r.failedAfterSeconds ? `, ~${fmt(r.bytesReceived / MiB / r.failedAfterSeconds)} MiB/s)` : ')');
 }

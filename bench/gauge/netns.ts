@@ -3,6 +3,7 @@
 // cost). Created inside the namespaces; nothing on the host's own interfaces or routes changes.
 //
 //   SENDER 10.78.1.1 [ugx-s] ---- veth, mtu 1500 ---- [ugx-r] 10.78.1.2 RECEIVER
+import { execFileSync } from 'node:child_process';
 import { deleteNamespaces, ip } from '../bottleneck/netns.js';
 
 export const GAUGE_NS = { sender: 'utpgx-snd', receiver: 'utpgx-rcv' } as const;
@@ -23,4 +24,20 @@ export function createGaugeNamespaces(): void {
   ip(['-n', s, 'addr', 'add', `${GAUGE_SENDER_ADDR}/24`, 'dev', 'ugx-s']);
   ip(['-n', r, 'addr', 'add', `${GAUGE_RECEIVER_ADDR}/24`, 'dev', 'ugx-r']);
   for (const [ns, dev] of [[s, 'ugx-s'], [r, 'ugx-r'], [s, 'lo'], [r, 'lo']] as const) ip(['-n', ns, 'link', 'set', dev, 'up']);
+}
+
+/**
+ * Datagrams the kernel dropped in namespace `ns` because a UDP socket's receive buffer was full
+ * (`RcvbufErrors` of /proc/net/snmp, counted per namespace), or undefined if it cannot be read.
+ */
+export function udpReceiveBufferDrops(ns: string): number | undefined {
+  try {
+    const snmp = execFileSync('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp'], { encoding: 'utf8', timeout: 10_000 });
+    const [names, values] = snmp.split('\n').filter((line) => line.startsWith('Udp:'));
+    const column = names?.split(/\s+/).indexOf('RcvbufErrors') ?? -1;
+    const value = column > 0 ? Number(values?.split(/\s+/)[column]) : NaN;
+    return Number.isFinite(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }

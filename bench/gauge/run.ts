@@ -8,7 +8,8 @@
 // is single-flow only and its figure is the ceiling there too).
 // Each side is bench/throughput.js, started with `ip netns exec` (the IPC channel is inherited);
 // MiB/s is receiver first byte -> last byte, CPU s/GiB is process.cpuUsage (user + system) of
-// each process.
+// each process; each transfer's line also gives the datagrams each namespace's kernel dropped for
+// a full socket receive buffer (RcvbufErrors).
 //
 // Suite `gauge` of `npm run bench` (BENCH_SUITES=gauge). Needs root (`ip netns`); without it
 // prints "skipped: <reason>" and exits 0 (GAUGE_REQUIRE=1: exit 1). Env:
@@ -27,7 +28,7 @@ import { baselineEntry } from '../baseline.js';
 import { list, names, positive } from '../env.js';
 import { STACKS, type StackName } from '../throughput.js';
 import { MiB, fmt, printSummary, resultLine, runOrder, summarize, transfer, type StackSummary, type TransferResult } from '../transfer.js';
-import { GAUGE_NS, GAUGE_RECEIVER_ADDR, createGaugeNamespaces, removeGaugeNamespaces } from './netns.js';
+import { GAUGE_NS, GAUGE_RECEIVER_ADDR, createGaugeNamespaces, removeGaugeNamespaces, udpReceiveBufferDrops } from './netns.js';
 
 const WORKER = fileURLToPath(new URL('../throughput.js', import.meta.url));
 
@@ -80,6 +81,13 @@ async function main(): Promise<void> {
   }
 }
 
+/** Both namespaces' counts of datagrams dropped for a full socket buffer (the blast's receiver drops by design). */
+function kernelDrops(): { receiver: number; sender: number } | undefined {
+  const receiver = udpReceiveBufferDrops(GAUGE_NS.receiver);
+  const sender = udpReceiveBufferDrops(GAUGE_NS.sender);
+  return receiver === undefined || sender === undefined ? undefined : { receiver, sender };
+}
+
 function skip(reason: string): void {
   console.log(`skipped: ${reason}`);
   if (process.env.GAUGE_REQUIRE === '1') process.exitCode = 1;
@@ -96,7 +104,10 @@ async function gauge(): Promise<void> {
     for (const conns of connCounts) {
       for (const stack of runOrder(stacksFor(conns), run)) {
         const hostArgs = [GAUGE_RECEIVER_ADDR, String(conns)];
+        const dropsBefore = kernelDrops();
         const r = await transfer({ stack, run, bytes, timeoutMs, receiverArgs: hostArgs, senderArgs: hostArgs, spawn: spawnIn });
+        const dropsAfter = kernelDrops();
+        if (dropsBefore && dropsAfter) r.kernelDrops = { receiver: dropsAfter.receiver - dropsBefore.receiver, sender: dropsAfter.sender - dropsBefore.sender };
         results.get(conns)!.push(r);
         console.log(`  run ${run} conns ${String(conns).padStart(2)} ${stack.padEnd(19)} ${resultLine(r)}`);
       }

@@ -57,6 +57,16 @@ export interface DriverCounters {
 
 /** Datagrams handled before an ACK goes out even if the burst is not over. */
 const MAX_BURST = 64;
+/**
+ * libuv reads at most this many datagrams (32, plus one) from a socket per event-loop iteration
+ * (uv__udp_recvmsg): a burst that reached it probably left more unread (Endpoint.inputBacklogUntil).
+ */
+const LIBUV_READS_PER_ITERATION = 32;
+/**
+ * How long a read that reached that limit counts as a backlog (ms): while one persists, each
+ * iteration (a few ms at most) reaches the limit again and extends it.
+ */
+const INPUT_BACKLOG_MS = 10;
 
 function sameRemote(a: Remote, b: Remote): boolean {
   return a === b || (a.port === b.port && a.address === b.address);
@@ -107,7 +117,14 @@ export class UdpDriver extends EventEmitter {
   private readonly onSent = (error: Error | null): void => this.sendDone(error);
   /** Set at 'listening' (connect() to a sole peer waits for it). */
   private bound = false;
-  private readonly runFlush = (): void => this.flushNow();
+  /** Datagrams read since the last flush at the end of a burst, whatever they were. */
+  private burstReads = 0;
+  /** The flush at the end of a burst (setImmediate: after the event loop's poll phase read it). */
+  private readonly runFlush = (): void => {
+    if (this.burstReads >= LIBUV_READS_PER_ITERATION) this.endpoint.inputBacklogUntil = performance.now() + INPUT_BACKLOG_MS;
+    this.burstReads = 0;
+    this.flushNow();
+  };
 
   constructor(type: 'udp4' | 'udp6', config?: Partial<EndpointConfig>, options: UdpDriverOptions = {}) {
     super();
@@ -226,6 +243,7 @@ export class UdpDriver extends EventEmitter {
    * source no real socket can produce).
    */
   onMessage(data: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.burstReads++;
     // A source we could not answer (dgram.send throws for port 0) is spoofed: drop it before the
     // endpoint makes any state for it or queues a reply to it.
     const address = rinfo.address;

@@ -29,6 +29,8 @@ export interface ConnectionHost {
   transmit(remote: Remote, datagram: Uint8Array, connection?: Connection): void;
   /** The connection has something to send at the next flush. */
   markDirty(connection: Connection): void;
+  /** Until then datagrams are probably waiting unread in the socket (see Endpoint.inputBacklogUntil). */
+  readonly inputBacklogUntil: number;
   /** The connection's next deadline may be earlier than the endpoint's wake-up for it. */
   wake(connection: Connection, deadline: number): void;
   /**
@@ -772,6 +774,11 @@ export class Connection implements LossHost {
     }
     this.loss.onSelectiveAck(ack, bits, sackedTotal, this.config.maxResendsPerAck, now);
     return acked;
+  }
+
+  /** LossHost (for this.loss only). */
+  get inputBacklogUntil(): number {
+    return this.host.inputBacklogUntil;
   }
 
   /** LossHost (for this.loss only). A tail-loss probe: `out` goes again now, still counted in flight (it never left it). */

@@ -226,6 +226,14 @@ export class Endpoint implements ConnectionHost {
     return false;
   }
 
+  /**
+   * Set by the driver (ms): a read of the socket stopped at the event loop's per-iteration limit
+   * shortly before this, so datagrams are probably still waiting unread. Their ACKs may be what
+   * a connection's tail-loss timer is waiting for (LossDetector.onTailLossTimer). Never set in
+   * the simulator, which reads every datagram due.
+   */
+  inputBacklogUntil = -Infinity;
+
   /** Sends what every connection marked since the last flush has to send. */
   flush(now: number): void {
     this.startWaitingHandshakes(now);

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PacketType } from '../../src/protocol/packet.js';
+import { dataOf, ScriptedPeer } from '../helpers/scripted-peer.js';
 import { seededBytes, SimNetwork, type SimDatagram } from '../helpers/sim-network.js';
 
 const BROADBAND = { rate: 800_000, queueBytes: 200_000, latency: 30 };
@@ -95,6 +96,75 @@ describe('tail-loss probe (RACK-TLP, RFC 8985)', () => {
     assert.equal(o.timeouts, 0);
     assert.ok(o.retransmits <= 1, `${o.retransmits} retransmits for a pause (one probe at most)`);
     assert.equal(o.fastRetransmits, 0, 'nothing was lost');
+  });
+});
+
+describe('tail-loss probe: ACKs that keep coming late (a busy sender reads its socket late)', () => {
+  // The issue 9 gauge at 64 connections, one connection's qlog: the receiver had every packet and
+  // acked it, but the sender, busy sending, read those ACKs 25-65 ms late. Its tail-loss timer
+  // (srtt ~3 ms: the 20 ms floor) probed; one late ACK with progress came; then silence again,
+  // and the probe's timer presumed all 15 packets before it lost (cut, 15 resends), 12 ms before
+  // the ACK covering all of them was read. Scripted here packet by packet.
+  const run = () => {
+    const p = new ScriptedPeer();
+    p.handshake(3);
+    // Six rounds at a 3 ms RTT: ~74 packets in flight, and a tail-loss delay at its 20 ms floor.
+    let newest = dataOf(p.write(new Uint8Array(200 * 1374))).at(-1)!.seq;
+    for (let i = 0; i < 6; i++) {
+      p.advance(3);
+      const more = dataOf(p.receive({ ack: newest }));
+      if (more.length > 0) newest = more.at(-1)!.seq;
+    }
+    const windowBefore = p.conn.stats().cwnd;
+    const firstSilence = dataOf(p.advance(25)); // no ACK for 25 ms: the probe goes out
+    p.receive({ ack: (newest - 20) & 0xffff }); // a late ACK: progress, the probe not yet acked
+    const secondSilence = dataOf(p.advance(40)); // silence again, longer than the tail-loss delay
+    p.receive({ ack: newest }); // the late ACK covering everything
+    p.advance(100);
+    const stats = p.conn.stats();
+    return { firstSilence: firstSilence.length, secondSilence: secondSilence.length, windowBefore, windowAfter: stats.cwnd, stats };
+  };
+
+  test('progress after the probe: the next silence sends another probe, nothing is presumed lost, the window is not cut', (t) => {
+    const o = run();
+    t.diagnostic(
+      `sent in the silences ${o.firstSilence} and ${o.secondSilence}; declared lost ${o.stats.fastRetransmits}; ` +
+        `retransmits ${o.stats.retransmits}; cwnd ${o.windowBefore} -> ${o.windowAfter}`,
+    );
+    // Before the fix: the second silence resent the 19 packets before the probe and halved the window.
+    assert.equal(o.firstSilence, 1, 'the first silence sends one probe');
+    assert.equal(o.secondSilence, 1, 'the second silence sends one more probe, not the packets before it');
+    assert.equal(o.stats.fastRetransmits, 0, 'nothing was lost');
+    assert.equal(o.stats.timeouts, 0);
+    assert.equal(o.windowAfter, o.windowBefore, 'no cut');
+  });
+});
+
+describe('tail-loss probe: our own input is backlogged (Endpoint.inputBacklogUntil)', () => {
+  // The driver sets inputBacklogUntil when a read of the socket stopped at libuv's 32 datagrams
+  // per event-loop iteration. A probe unanswered while datagrams wait unread says nothing yet.
+  const run = (backlogMs: number) => {
+    const p = new ScriptedPeer();
+    p.handshake(3);
+    let newest = dataOf(p.write(new Uint8Array(200 * 1374))).at(-1)!.seq;
+    for (let i = 0; i < 6; i++) {
+      p.advance(3);
+      const more = dataOf(p.receive({ ack: newest }));
+      if (more.length > 0) newest = more.at(-1)!.seq;
+    }
+    p.advance(25); // the probe goes out
+    p.endpoint.inputBacklogUntil = p.now + backlogMs;
+    const during = p.advance(Math.max(backlogMs, 60)); // no ACK at all: the probe's timer fires in the backlog
+    return { during: dataOf(during).length, lost: p.conn.stats().fastRetransmits };
+  };
+
+  test('while the socket is backlogged nothing is presumed lost; once it is not, the silent flight is', (t) => {
+    const backlogged = run(100);
+    const notBacklogged = run(0);
+    t.diagnostic(`backlogged: ${backlogged.lost} declared lost; not backlogged: ${notBacklogged.lost}`);
+    assert.equal(backlogged.lost, 0, 'nothing presumed lost while input waits unread');
+    assert.equal(backlogged.during, 0, 'no resends either');
+    assert.ok(notBacklogged.lost > 10, `a silent path still presumes the flight lost (${notBacklogged.lost})`);
   });
 });
 

@@ -21,6 +21,12 @@ const DUP_ACK_THRESHOLD = 3;
 const REORDER_DECAY_RTTS = 8;
 /** Floor of the tail-loss timer (ms): below it, scheduling noise would look like loss. */
 export const MIN_TAIL_LOSS_DELAY = 20;
+/**
+ * While our input is backlogged, the probe's answer is awaited at most this many tail-loss delays
+ * after it went out (3 times its usual 2): 120 ms at the 20 ms floor, where the issue 9 gauge read
+ * its ACKs up to 65 ms late. Bounds what a flood of datagrams keeping the backlog mark set can do.
+ */
+const MAX_PROBE_WAIT_BACKLOGGED = 6;
 
 /** What the detector may do to the connection's send-side bookkeeping. */
 export interface LossHost {
@@ -233,17 +239,22 @@ export class LossDetector {
    * 32 datagrams per socket per event-loop iteration; at 64 connections on the issue 9 gauge its
    * ACKs waited 41 ms in the socket, median), and presuming the flight lost then declared up to
    * 12,820 delivered packets lost per 128 MiB. For the same reason nothing is presumed while the
-   * host says datagrams wait unread in our socket (`inputBacklogUntil`): the timer looks again later
-   * (the RTO still fires on time).
+   * host says datagrams wait unread in our socket (`inputBacklogUntil`): the timer looks again later,
+   * up to MAX_PROBE_WAIT_BACKLOGGED tail-loss delays after the probe (the RTO still fires on time).
    */
   onTailLossTimer(now: number): void {
     this.timers.clear('tailLoss');
     this.tailLossArmed = false;
     if (this.probeSeq !== undefined && this.probeState !== 'progress') {
-      if (now < this.host.inputBacklogUntil) {
-        // The probe's ACK may be among the datagrams we have not read yet: look again later.
-        const delay = this.tailLossDelay();
-        if (now + delay < this.timers.rto) this.timers.arm('tailLoss', now + delay);
+      const delay = this.tailLossDelay();
+      // The probe's ACK may be among the datagrams we have not read yet: look again later, but
+      // not forever. Anyone who can reach our port keeps the mark set (the driver counts every
+      // datagram read, junk and spoofed sources included), and an endless deferral would leave
+      // every tail loss to the RTO: 500 ms at least and the window collapsed to one packet.
+      const latest = this.probeSentAt + MAX_PROBE_WAIT_BACKLOGGED * delay;
+      if (now < this.host.inputBacklogUntil && now < latest) {
+        const at = Math.min(now + delay, latest);
+        if (at < this.timers.rto) this.timers.arm('tailLoss', at);
         return;
       }
       this.probeState = 'answered';

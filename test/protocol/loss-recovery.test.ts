@@ -168,6 +168,35 @@ describe('tail-loss probe: our own input is backlogged (Endpoint.inputBacklogUnt
   });
 });
 
+describe('tail-loss probe: a backlog that never ends (a flood keeps inputBacklogUntil set)', () => {
+  // Anyone can keep the mark set: the driver counts every datagram read, whatever it is, so a
+  // burst of 33 junk datagrams (spoofed sources included) every few ms refreshes it. A real tail
+  // loss must still be presumed lost by the probe's timer, not left to the RTO (500 ms floor,
+  // and a window collapsed to one packet instead of halved).
+  test('a real tail loss during an endless backlog is recovered by the probe, well before the RTO', (t) => {
+    const p = new ScriptedPeer();
+    p.handshake(3);
+    let newest = dataOf(p.write(new Uint8Array(200 * 1374))).at(-1)!.seq;
+    for (let i = 0; i < 6; i++) {
+      p.advance(3);
+      const more = dataOf(p.receive({ ack: newest }));
+      if (more.length > 0) newest = more.at(-1)!.seq;
+    }
+    const lastAck = p.now;
+    p.endpoint.inputBacklogUntil = Infinity; // refreshed forever
+    let recoveredAt = Infinity;
+    for (let ms = 0; ms < 600 && recoveredAt === Infinity; ms++) {
+      p.advance(1); // the whole flight after the last ACK is lost, and so is every probe
+      if (p.conn.stats().fastRetransmits > 0 || p.conn.stats().timeouts > 0) recoveredAt = p.now - lastAck;
+    }
+    const stats = p.conn.stats();
+    t.diagnostic(`recovered ${recoveredAt} ms after the last ACK: ${stats.fastRetransmits} declared lost, ${stats.timeouts} timeouts`);
+    assert.equal(stats.timeouts, 0, 'not left to the retransmission timeout');
+    assert.ok(stats.fastRetransmits > 10, 'the flight before the probe is presumed lost');
+    assert.ok(recoveredAt <= 200, `presumed lost ${recoveredAt} ms after the last ACK`);
+  });
+});
+
 describe('tail-loss probe: a real tail loss', () => {
   test('the last 5 packets of a burst lost: the probe\'s ACK shows the hole, recovered well before the 500 ms RTO', (t) => {
     const net = new SimNetwork({ seed: 6, link: { latency: 20 } });

@@ -117,13 +117,21 @@ export class UdpDriver extends EventEmitter {
   private readonly onSent = (error: Error | null): void => this.sendDone(error);
   /** Set at 'listening' (connect() to a sole peer waits for it). */
   private bound = false;
-  /** Datagrams read since the last flush at the end of a burst, whatever they were. */
+  /** Datagrams read in this event-loop iteration's poll phase so far, whatever they were. */
   private burstReads = 0;
   /** The flush at the end of a burst (setImmediate: after the event loop's poll phase read it). */
   private readonly runFlush = (): void => {
+    this.endBurst();
+    this.flushNow();
+  };
+  /**
+   * In the check phase after a poll phase that read datagrams (before or as the flush): did that
+   * read stop at libuv's limit? Non-µTP datagrams schedule no flush, so without this a count kept
+   * until the next flush summed the reads of many iterations.
+   */
+  private readonly endBurst = (): void => {
     if (this.burstReads >= LIBUV_READS_PER_ITERATION) this.endpoint.inputBacklogUntil = performance.now() + INPUT_BACKLOG_MS;
     this.burstReads = 0;
-    this.flushNow();
   };
 
   constructor(type: 'udp4' | 'udp6', config?: Partial<EndpointConfig>, options: UdpDriverOptions = {}) {
@@ -243,7 +251,9 @@ export class UdpDriver extends EventEmitter {
    * source no real socket can produce).
    */
   onMessage(data: Buffer, rinfo: dgram.RemoteInfo): void {
-    this.burstReads++;
+    // The first read of this poll phase: the count must be looked at in this iteration's check
+    // phase. A flush already scheduled runs there (datagrams are read only in the poll phase).
+    if (this.burstReads++ === 0 && !this.flushScheduled) setImmediate(this.endBurst);
     // A source we could not answer (dgram.send throws for port 0) is spoofed: drop it before the
     // endpoint makes any state for it or queues a reply to it.
     const address = rinfo.address;

@@ -40,7 +40,37 @@ async function burstInto(count: number): Promise<number> {
   return until - sinceSet;
 }
 
+/** Small bursts of non-µTP datagrams, each read in its own event-loop iteration, then one stray µTP STATE. */
+async function junkBurstsThenOne(bursts: number, perBurst: number): Promise<number> {
+  const shared = createSocket();
+  shared.on('message', () => {}); // the application's non-µTP traffic
+  await new Promise<void>((resolve) => shared.bind(0, '127.0.0.1', () => resolve()));
+  const port = shared.address().port;
+  const sender = dgram.createSocket('udp4');
+  sender.bind(0, '127.0.0.1');
+  await once(sender, 'listening');
+  sender.connect(port, '127.0.0.1');
+  await once(sender, 'connect');
+  for (let b = 0; b < bursts; b++) {
+    for (let i = 0; i < perBurst; i++) sender.send(Buffer.from('not utp'));
+    await sleep(5);
+  }
+  sender.send(strayState(2000));
+  await sleep(5);
+  const until = shared.udpDriver.endpoint.inputBacklogUntil;
+  sender.close();
+  shared.close();
+  return until;
+}
+
 describe('driver: input backlog', () => {
+  test('many small bursts of non-µTP datagrams, then one µTP datagram: no backlog (no read reached the limit)', async () => {
+    // Non-µTP datagrams schedule no flush, so a count kept until the next flush summed them over
+    // many iterations and the one µTP datagram's flush saw 40 "reads in one burst".
+    assert.equal(await junkBurstsThenOne(8, 5), -Infinity);
+  });
+
+
   test('a burst of 40 datagrams read at once marks the input backlogged; a burst of 5 does not', async () => {
     const after40 = await burstInto(40);
     const after5 = await burstInto(5);

@@ -140,6 +140,34 @@ describe('tail-loss probe: ACKs that keep coming late (a busy sender reads its s
   });
 });
 
+describe('tail-loss probe: progress after the probe, yet the tail really was lost', () => {
+  // The late ACK that shows progress acknowledges packets below a real hole (the last 5 are lost,
+  // and so is every probe): the new probe's own timer must still presume them lost, before the RTO.
+  test('the late ACK stops below the lost tail: the next probe\'s timer recovers the 4 before it, no timeout', (t) => {
+    const p = new ScriptedPeer();
+    p.handshake(3);
+    let newest = dataOf(p.write(new Uint8Array(200 * 1374))).at(-1)!.seq;
+    for (let i = 0; i < 6; i++) {
+      p.advance(3);
+      const more = dataOf(p.receive({ ack: newest }));
+      if (more.length > 0) newest = more.at(-1)!.seq;
+    }
+    p.advance(25); // the probe goes out (lost)
+    p.receive({ ack: (newest - 5) & 0xffff }); // a late ACK: progress, stopping at the hole
+    const progressAt = p.now;
+    let recoveredAt = Infinity;
+    for (let ms = 0; ms < 600 && recoveredAt === Infinity; ms++) {
+      p.advance(1);
+      if (p.conn.stats().fastRetransmits > 0 || p.conn.stats().timeouts > 0) recoveredAt = p.now - progressAt;
+    }
+    const stats = p.conn.stats();
+    t.diagnostic(`presumed lost ${recoveredAt} ms after the late ACK: ${stats.fastRetransmits} packets, ${stats.timeouts} timeouts`);
+    assert.equal(stats.timeouts, 0);
+    assert.equal(stats.fastRetransmits, 4, 'the 4 below the probe (the probe itself stays in flight)');
+    assert.ok(recoveredAt <= 150, `${recoveredAt} ms`);
+  });
+});
+
 describe('tail-loss probe: our own input is backlogged (Endpoint.inputBacklogUntil)', () => {
   // The driver sets inputBacklogUntil when a read of the socket stopped at libuv's 32 datagrams
   // per event-loop iteration. A probe unanswered while datagrams wait unread says nothing yet.

@@ -58,15 +58,11 @@ export interface DriverCounters {
 /** Datagrams handled before an ACK goes out even if the burst is not over. */
 const MAX_BURST = 64;
 /**
- * libuv reads at most this many datagrams (32, plus one) from a socket per event-loop iteration
- * (uv__udp_recvmsg): a burst that reached it probably left more unread (Endpoint.inputBacklogUntil).
+ * libuv reads at most this many datagrams (32; 33 in older versions) from a socket per event-loop
+ * iteration (uv__udp_recvmsg): a poll phase that read that many probably left more unread
+ * (Endpoint.inputBacklogUntil).
  */
 const LIBUV_READS_PER_ITERATION = 32;
-/**
- * How long a read that reached that limit counts as a backlog (ms): while one persists, each
- * iteration (a few ms at most) reaches the limit again and extends it.
- */
-const INPUT_BACKLOG_MS = 10;
 
 function sameRemote(a: Remote, b: Remote): boolean {
   return a === b || (a.port === b.port && a.address === b.address);
@@ -119,20 +115,34 @@ export class UdpDriver extends EventEmitter {
   private bound = false;
   /** Datagrams read in this event-loop iteration's poll phase so far, whatever they were. */
   private burstReads = 0;
+  /** endBurst is queued: it runs in the check phase after the next (or current) poll phase. */
+  private burstEndQueued = false;
   /** The flush at the end of a burst (setImmediate: after the event loop's poll phase read it). */
-  private readonly runFlush = (): void => {
-    this.endBurst();
-    this.flushNow();
-  };
+  private readonly runFlush = (): void => this.flushNow();
   /**
-   * In the check phase after a poll phase that read datagrams (before or as the flush): did that
-   * read stop at libuv's limit? Non-µTP datagrams schedule no flush, so without this a count kept
-   * until the next flush summed the reads of many iterations.
+   * After a poll phase: did its read of the socket stop at libuv's limit? Then datagrams wait
+   * unread, and the endpoint is told so until a later poll phase reads fewer (checked from here:
+   * queued in a check phase, it runs after the next poll phase, reads or none). Not a fixed time:
+   * an iteration may well run past it (other sockets, application callbacks), and the tail-loss
+   * timers run at the next iteration's timers phase, before its poll phase reads anything.
    */
   private readonly endBurst = (): void => {
-    if (this.burstReads >= LIBUV_READS_PER_ITERATION) this.endpoint.inputBacklogUntil = performance.now() + INPUT_BACKLOG_MS;
+    this.burstEndQueued = false;
+    const full = this.burstReads >= LIBUV_READS_PER_ITERATION;
     this.burstReads = 0;
+    if (full) {
+      this.endpoint.inputBacklogUntil = Infinity;
+      this.queueBurstEnd();
+    } else if (this.endpoint.inputBacklogUntil === Infinity) {
+      this.endpoint.inputBacklogUntil = performance.now();
+    }
   };
+
+  private queueBurstEnd(): void {
+    if (this.burstEndQueued) return;
+    this.burstEndQueued = true;
+    setImmediate(this.endBurst);
+  }
 
   constructor(type: 'udp4' | 'udp6', config?: Partial<EndpointConfig>, options: UdpDriverOptions = {}) {
     super();
@@ -251,9 +261,9 @@ export class UdpDriver extends EventEmitter {
    * source no real socket can produce).
    */
   onMessage(data: Buffer, rinfo: dgram.RemoteInfo): void {
-    // The first read of this poll phase: the count must be looked at in this iteration's check
-    // phase. A flush already scheduled runs there (datagrams are read only in the poll phase).
-    if (this.burstReads++ === 0 && !this.flushScheduled) setImmediate(this.endBurst);
+    // Judged in this iteration's check phase (datagrams are read only in the poll phase).
+    this.burstReads++;
+    this.queueBurstEnd();
     // A source we could not answer (dgram.send throws for port 0) is spoofed: drop it before the
     // endpoint makes any state for it or queues a reply to it.
     const address = rinfo.address;

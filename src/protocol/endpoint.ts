@@ -227,10 +227,11 @@ export class Endpoint implements ConnectionHost {
   }
 
   /**
-   * Set by the driver (ms): a read of the socket stopped at the event loop's per-iteration limit
-   * shortly before this, so datagrams are probably still waiting unread. Their ACKs may be what
-   * a connection's tail-loss timer is waiting for (LossDetector.onTailLossTimer). Never set in
-   * the simulator, which reads every datagram due.
+   * Set by the driver (ms; Infinity while it lasts): the last read of the socket stopped at the
+   * event loop's per-iteration limit, so datagrams are probably still waiting unread, until a
+   * later read that did not. Their ACKs may be what a connection's tail-loss timer is waiting for
+   * (LossDetector.onTailLossTimer, which bounds how long it waits). Never set in the simulator,
+   * which reads every datagram due.
    */
   inputBacklogUntil = -Infinity;
 

@@ -63,6 +63,11 @@ const MAX_BURST = 64;
  * (Endpoint.inputBacklogUntil).
  */
 const LIBUV_READS_PER_ITERATION = 32;
+/**
+ * How long the input still counts as backlogged after the read that drained it (ms): a backlog
+ * usually comes back within a few iterations, and ACK decimation (AckPolicy) should not flap.
+ */
+const INPUT_BACKLOG_MS = 10;
 
 function sameRemote(a: Remote, b: Remote): boolean {
   return a === b || (a.port === b.port && a.address === b.address);
@@ -122,9 +127,10 @@ export class UdpDriver extends EventEmitter {
   /**
    * After a poll phase: did its read of the socket stop at libuv's limit? Then datagrams wait
    * unread, and the endpoint is told so until a later poll phase reads fewer (checked from here:
-   * queued in a check phase, it runs after the next poll phase, reads or none). Not a fixed time:
-   * an iteration may well run past it (other sockets, application callbacks), and the tail-loss
-   * timers run at the next iteration's timers phase, before its poll phase reads anything.
+   * queued in a check phase, it runs after the next poll phase, reads or none), and for
+   * INPUT_BACKLOG_MS after. Not for a fixed time from the full read: an iteration may well run
+   * past it (other sockets, application callbacks), and the tail-loss timers run at the next
+   * iteration's timers phase, before its poll phase reads anything.
    */
   private readonly endBurst = (): void => {
     this.burstEndQueued = false;
@@ -134,7 +140,7 @@ export class UdpDriver extends EventEmitter {
       this.endpoint.inputBacklogUntil = Infinity;
       this.queueBurstEnd();
     } else if (this.endpoint.inputBacklogUntil === Infinity) {
-      this.endpoint.inputBacklogUntil = performance.now();
+      this.endpoint.inputBacklogUntil = performance.now() + INPUT_BACKLOG_MS;
     }
   };
 

@@ -102,7 +102,7 @@ async function longIterationAfterFullRead(): Promise<{ atNextTimers: boolean; af
 }
 
 describe('driver: input backlog', () => {
-  test('an iteration that runs 15 ms past a full read: the next timers phase still sees the backlog; a drained socket none', async () => {
+  test('an iteration that runs 15 ms past a full read: the next timers phase still sees the backlog; 50 ms after, none', async () => {
     // A mark for a fixed 10 ms from the end of the burst expired before the next iteration's
     // timers phase, with 68 datagrams still unread: exactly when a busy sender reads its ACKs late.
     const o = await longIterationAfterFullRead();
@@ -121,9 +121,9 @@ describe('driver: input backlog', () => {
   test('a burst of 40 datagrams read at once marks the input backlogged; a burst of 5 does not', async () => {
     const after40 = await burstInto(40);
     const after5 = await burstInto(5);
-    // Marked (Infinity) after the read that stopped at 32, and ended by the next read, which
-    // took the rest, within the 20 ms waited.
-    assert.ok(after40 >= 0 && after40 <= 20, `40 datagrams: backlog ended ${after40} ms after the sends`);
+    // Marked (Infinity) after the read that stopped at 32, and ended 10 ms after the next read,
+    // which took the rest.
+    assert.ok(after40 >= 10 && after40 < Infinity, `40 datagrams: backlog ends ${after40} ms after the sends`);
     assert.equal(after5, -Infinity, '5 datagrams leave it unset');
   });
 });

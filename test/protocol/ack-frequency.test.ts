@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AckPolicy, MAX_ACK_DELAY, MAX_ACK_THRESHOLD } from '../../src/protocol/ack-policy.js';
+import { AckPolicy, BACKLOG_MAX_ACK_DELAY, BACKLOG_MAX_ACK_THRESHOLD, MAX_ACK_DELAY, MAX_ACK_THRESHOLD } from '../../src/protocol/ack-policy.js';
 import { PacketType } from '../../src/protocol/packet.js';
 import { seqDiff } from '../../src/protocol/seq.js';
 import { seededBytes, sentBy, SimNetwork, type SimDatagram, type SimHost, type TraceRecord } from '../helpers/sim-network.js';
@@ -84,6 +84,33 @@ describe('ACK frequency: 64 flows through one fast link', () => {
     }
     t.diagnostic(`longest wait ${worst.toFixed(3)} ms`);
     assert.ok(worst <= MAX_ACK_DELAY + 1e-9, `a DATA packet waited ${worst} ms for its ACK`);
+  });
+});
+
+describe('ACK frequency: a receiver whose input is backlogged acks less often', () => {
+  // The driver marks the endpoint backlogged when a read stopped at libuv's per-iteration limit
+  // (Endpoint.inputBacklogUntil; the simulator never does): 16 flows sharing a 40 MB/s link at a
+  // 100 ms RTT (a quarter RTT exceeds both ACK delay caps), the receiver marked for the whole
+  // run, against the same run unmarked.
+  const run = (backlogged: boolean) => {
+    const net = new SimNetwork({ seed: 12, link: { rate: 40_000_000, queueBytes: 8_000_000, latency: 50 } });
+    const a = net.addHost('a');
+    const b = net.addHost('b', { listening: true });
+    if (backlogged) b.endpoint.inputBacklogUntil = Infinity;
+    const records = net.capture();
+    const sent = Array.from({ length: 16 }, (_, i) => seededBytes(300 + i, 512 * 1024));
+    for (const data of sent) net.connect(a, b, { send: data });
+    const finished = net.runUntil(() => b.accepted.length === 16 && b.accepted.every((c) => b.app(c).ended), 60_000);
+    const intact = b.accepted.every((c) => sent.some((d) => Buffer.compare(b.app(c).data(), d) === 0));
+    return { finished, intact, perData: sentBy(records, b).length / dataArrivals(records, a).length, at: net.now };
+  };
+
+  test('fewer packets back per DATA packet, every byte still arrives', (t) => {
+    const normal = run(false);
+    const backlogged = run(true);
+    t.diagnostic(`packets back per DATA: ${normal.perData.toFixed(3)} -> ${backlogged.perData.toFixed(3)} backlogged; done at ${normal.at.toFixed(0)} / ${backlogged.at.toFixed(0)} ms`);
+    assert.ok(normal.finished && backlogged.finished && normal.intact && backlogged.intact);
+    assert.ok(backlogged.perData < 0.8 * normal.perData, `${backlogged.perData} vs ${normal.perData}`);
   });
 });
 
@@ -173,7 +200,7 @@ describe('ACK frequency: what is acked at once', () => {
 
 describe('AckPolicy', () => {
   /** A policy fed `count` full packets `gap` ms apart on a path with `rtt` ms (by timestamps). */
-  const fed = (rtt: number, gap: number, count: number) => {
+  const fed = (rtt: number, gap: number, count: number, backlogged = false) => {
     const policy = new AckPolicy();
     // The peer's timestamp_difference (its receipt of our last packet minus that packet's time)
     // plus our receipt minus its timestamp: the RTT, whatever the clocks' offset.
@@ -183,7 +210,7 @@ describe('AckPolicy', () => {
       const nowMicros = Math.floor(now * 1000) >>> 0;
       const oneWay = (rtt / 2) * 1000;
       policy.onTimestamps((nowMicros - oneWay + offset) >>> 0, (oneWay + offset) >>> 0, nowMicros);
-      const due = policy.onData(FULL, true, 1 << 20, now);
+      const due = policy.onData(FULL, true, 1 << 20, now, backlogged);
       dues.push(due - now);
       if (due <= now) policy.onAckSent();
     }
@@ -196,6 +223,20 @@ describe('AckPolicy', () => {
     const immediate = dues.filter((d) => d <= 0).length;
     assert.ok(Math.abs(immediate - 180 / MAX_ACK_THRESHOLD) <= 1, `${immediate} immediate of 180`);
     assert.ok(dues.every((d) => d <= MAX_ACK_DELAY + 1e-9));
+  });
+
+  test(`our input backlogged: an ACK every BACKLOG_MAX_ACK_THRESHOLD (${BACKLOG_MAX_ACK_THRESHOLD}) packets, waits up to BACKLOG_MAX_ACK_DELAY`, () => {
+    // The same 100 ms RTT and a packet every 0.1 ms, while the driver says datagrams wait unread.
+    const dues = fed(100, 0.1, 400, true).slice(40);
+    const immediate = dues.filter((d) => d <= 0).length;
+    assert.ok(Math.abs(immediate - 360 / BACKLOG_MAX_ACK_THRESHOLD) <= 1, `${immediate} immediate of 360`);
+    assert.ok(dues.every((d) => d <= BACKLOG_MAX_ACK_DELAY + 1e-9));
+    assert.ok(dues.some((d) => d > MAX_ACK_DELAY), 'some wait longer than without a backlog');
+  });
+
+  test('a quarter RTT bounds the wait on a short path, backlogged or not', () => {
+    // 4 ms RTT, a packet every 0.05 ms: the delay is 1 ms either way.
+    assert.ok(fed(4, 0.05, 200, true).every((d) => d <= 1 + 1e-9));
   });
 
   test('a quarter RTT bounds the wait on a short path', () => {

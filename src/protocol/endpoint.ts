@@ -229,9 +229,10 @@ export class Endpoint implements ConnectionHost {
   /**
    * Set by the driver (ms; Infinity while it lasts): the last read of the socket stopped at the
    * event loop's per-iteration limit, so datagrams are probably still waiting unread, until
-   * shortly after a later read that did not. Their ACKs may be what a connection's tail-loss timer is waiting for
-   * (LossDetector.onTailLossTimer, which bounds how long it waits). Never set in the simulator,
-   * which reads every datagram due.
+   * shortly after a later read that did not. Their ACKs may be what a connection's tail-loss
+   * timer is waiting for (LossDetector.onTailLossTimer, which bounds how long it waits), and
+   * while it lasts we ack less often (AckPolicy). Never set in the simulator, which reads every
+   * datagram due.
    */
   inputBacklogUntil = -Infinity;
 

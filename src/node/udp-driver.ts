@@ -231,6 +231,24 @@ export class UdpDriver extends EventEmitter {
   private readonly appliedBuffers = { recv: 0, send: 0 };
 
   private growSocketBuffer(kind: 'recv' | 'send'): void {
+    this.applySocketBuffer(kind);
+    if (kind === 'recv') this.noteReceiveCapacity();
+  }
+
+  /**
+   * What the socket's kernel receive buffer holds in payload, for the connections' share of it
+   * while the input is backlogged (ReceiveShare): half of what Linux reports, which counts each
+   * datagram's whole allocation (about 2.3 KB for a 1.4 KB datagram), not its payload.
+   */
+  private noteReceiveCapacity(): void {
+    try {
+      this.endpoint.receiveShare.capacity = this.socket.getRecvBufferSize() / 2;
+    } catch {
+      // Not bound (yet): the share stays unbounded, as without it.
+    }
+  }
+
+  private applySocketBuffer(kind: 'recv' | 'send'): void {
     const want = this.wantedSocketBuffer(kind);
     if (want <= this.appliedBuffers[kind]) return;
     try {

@@ -12,6 +12,7 @@ import { WriteQueue } from './write-queue.js';
 import { seqAdd, seqDiff } from './seq.js';
 import { ConnectionTimers } from './connection-timers.js';
 import { AckPolicy } from './ack-policy.js';
+import type { ReceiveShare } from './receive-share.js';
 import { NOT_SCHEDULED } from './deadline-heap.js';
 import { LossDetector, MIN_TAIL_LOSS_DELAY, type LossHost } from './loss-detection.js';
 import { Pacer } from './pacer.js';
@@ -31,6 +32,8 @@ export interface ConnectionHost {
   markDirty(connection: Connection): void;
   /** Until then datagrams are probably waiting unread in the socket (see Endpoint.inputBacklogUntil). */
   readonly inputBacklogUntil: number;
+  /** The socket's receive buffer shared among the connections receiving on it while it is backlogged. */
+  readonly receiveShare: ReceiveShare;
   /** The connection's next deadline may be earlier than the endpoint's wake-up for it. */
   wake(connection: Connection, deadline: number): void;
   /**
@@ -402,7 +405,7 @@ export class Connection implements LossHost {
    */
   setApplicationBuffered(bytes: number): void {
     this.applicationBuffered = bytes;
-    const window = this.receiveWindow();
+    const window = this.freeWindow();
     if (this.advertisedWindow < this.config.packetSize && window >= this.config.packetSize && this.state === 'connected') {
       this.ackPending = true;
       this.requestFlush();
@@ -639,7 +642,10 @@ export class Connection implements LossHost {
    * within the reorder buffer's reach.
    */
   private windowReach(): number {
-    const byWindow = Math.max(MIN_SEQ_REACH, Math.ceil(this.advertisedWindow / MIN_PLAUSIBLE_PAYLOAD));
+    // Not less than the free room: a window cut to a backlogged socket's share (receiveWindow) finds
+    // the peer with up to the earlier, larger one in flight, which must not be refused.
+    const window = Math.max(this.advertisedWindow, this.freeWindow());
+    const byWindow = Math.max(MIN_SEQ_REACH, Math.ceil(window / MIN_PLAUSIBLE_PAYLOAD));
     return Math.min(this.recvBuffer.reach, byWindow);
   }
 
@@ -819,6 +825,7 @@ export class Connection implements LossHost {
     // acked at once: the window our ACK carries is the news.)
     const inOrderFits = distance === 1 && this.deliverable(payload.length);
     const deferrable = inOrderFits && this.recvBuffer.count === 0 && this.eofSeq === undefined;
+    this.host.receiveShare.noteData(this, now);
     const backlogged = now < this.host.inputBacklogUntil;
     const ackAt = (this.ackPolicy ??= new AckPolicy()).onData(payload.length, deferrable, this.advertisedWindow, now, backlogged);
     if (ackAt <= now) this.ackPending = true;
@@ -1074,7 +1081,7 @@ export class Connection implements LossHost {
         connectionId: this.recvId, // the SYN alone carries recv_id
         timestamp: timestampMicros(now),
         timestampDifference: 0,
-        windowSize: this.receiveWindow(),
+        windowSize: this.freeWindow(),
         seq: this.synSeq,
         ack: 0,
       },
@@ -1086,8 +1093,19 @@ export class Connection implements LossHost {
     this.timers.arm('rto', now + this.config.initialRto * 2 ** (this.synTransmits - 1));
   }
 
-  private receiveWindow(): number {
+  /** Room left in our receive buffer: the window we advertise unless our input is backlogged. */
+  private freeWindow(): number {
     return Math.max(0, this.config.receiveBufferSize - this.applicationBuffered - this.recvBuffer.bytes);
+  }
+
+  /**
+   * The window we advertise now: the free room, or while the socket's input is backlogged at most
+   * this connection's share of the socket's kernel buffer (ReceiveShare), two packets at least.
+   */
+  private receiveWindow(now: number): number {
+    const free = this.freeWindow();
+    if (!(now < this.host.inputBacklogUntil)) return free;
+    return Math.min(free, Math.max(2 * this.config.packetSize, this.host.receiveShare.share(now)));
   }
 
   /**
@@ -1118,7 +1136,7 @@ export class Connection implements LossHost {
     f.connectionId = this.sendId;
     f.timestamp = timestampMicros(now);
     f.timestampDifference = this.replyMicros;
-    f.windowSize = this.advertisedWindow = this.receiveWindow();
+    f.windowSize = this.advertisedWindow = this.receiveWindow(now);
     f.seq = seq;
     f.ack = this.ackNr;
     this.ackPolicy?.onAckSent();

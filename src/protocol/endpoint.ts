@@ -6,6 +6,7 @@ import { DeadlineHeap } from './deadline-heap.js';
 import { HandshakeLimit } from './handshake-limit.js';
 import type { EndpointEvent, Remote, Transmit } from './events.js';
 import { decodePacketInto, emptyPacket, encodeHeader, looksLikeUtp, PacketType, type Packet } from './packet.js';
+import { ReceiveShare } from './receive-share.js';
 import { seqAdd } from './seq.js';
 import { COOKIE_LIFETIME_MS, SynCookies, type SynCookieSource } from './syn-cookie.js';
 import { timestampMicros } from './time.js';
@@ -235,6 +236,9 @@ export class Endpoint implements ConnectionHost {
    * datagram due.
    */
   inputBacklogUntil = -Infinity;
+
+  /** ConnectionHost: the socket's receive buffer, shared while it is backlogged (its capacity set by the driver). */
+  readonly receiveShare = new ReceiveShare();
 
   /** Sends what every connection marked since the last flush has to send. */
   flush(now: number): void {

@@ -825,8 +825,9 @@ export class Connection implements LossHost {
     // acked at once: the window our ACK carries is the news.)
     const inOrderFits = distance === 1 && this.deliverable(payload.length);
     const deferrable = inOrderFits && this.recvBuffer.count === 0 && this.eofSeq === undefined;
-    this.host.receiveShare.noteData(this, now);
     const backlogged = now < this.host.inputBacklogUntil;
+    // Receivers are counted only while their count matters (ReceiveShare): a set lookup per packet.
+    if (backlogged) this.host.receiveShare.noteData(this, now);
     const ackAt = (this.ackPolicy ??= new AckPolicy()).onData(payload.length, deferrable, this.advertisedWindow, now, backlogged);
     if (ackAt <= now) this.ackPending = true;
     else if (ackAt < this.timers.ack) this.timers.arm('ack', ackAt);

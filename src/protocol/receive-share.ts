@@ -13,8 +13,8 @@
  * the bottleneck) advertises its full window, whatever the kernel buffer (208 KiB by default).
  *
  * "Receiving" is counted per epoch of EPOCH_MS: the connections that got DATA in the current or
- * the previous epoch, in a set emptied each epoch (one lookup per DATA packet, and no field on an
- * idle connection, whose memory issue 9 bounds at 3 KiB).
+ * the previous epoch while the input was backlogged, in a set emptied each epoch (one lookup per
+ * DATA packet then, and no field on an idle connection, whose memory issue 9 bounds at 3 KiB).
  */
 
 /** Length of one counting epoch (ms). */

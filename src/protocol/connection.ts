@@ -825,7 +825,7 @@ export class Connection implements LossHost {
     // acked at once: the window our ACK carries is the news.)
     const inOrderFits = distance === 1 && this.deliverable(payload.length);
     const deferrable = inOrderFits && this.recvBuffer.count === 0 && this.eofSeq === undefined;
-    this.host.receiveShare.noteData(this, now);
+    this.host.receiveShare.noteData(this, payload.length, now);
     const backlogged = now < this.host.inputBacklogUntil;
     const ackAt = (this.ackPolicy ??= new AckPolicy()).onData(payload.length, deferrable, this.advertisedWindow, now, backlogged);
     if (ackAt <= now) this.ackPending = true;

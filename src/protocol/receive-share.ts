@@ -12,39 +12,63 @@
  * capacity divided among them. Otherwise nothing changes: a receiver that keeps up (the network is
  * the bottleneck) advertises its full window, whatever the kernel buffer (208 KiB by default).
  *
- * "Receiving" is counted per epoch of EPOCH_MS: the connections that got DATA in the current or
- * the previous epoch, in a set emptied each epoch (one lookup per DATA packet, and no field on an
- * idle connection, whose memory issue 9 bounds at 3 KiB).
+ * "Receiving" is counted per epoch of EPOCH_MS, the current one and the one before, and weighted
+ * by what each connection got in it: one that got at least the share of the epoch before (and at
+ * least FULL_RECEIVER_MIN_BYTES) counts as one receiver, one that got less as that fraction of one.
+ * Counted as one each, anyone could open thousands of connections, send a byte of DATA on each
+ * every 100 ms and cut every real download on the socket to two packets per RTT for the price of
+ * a few kB/s (its own junk, or the downloads themselves, keep the socket backlogged); weighted, a
+ * receiver occupies what it brings, and pushing the others down to 1/k of the buffer costs about
+ * (k - 1)/k of the buffer's payload per epoch, a flood that would hurt them anyway.
+ * One map entry per connection that got DATA in the current epoch (no field on an idle connection,
+ * whose memory issue 9 bounds at 3 KiB); a closed connection is forgotten at the next epoch.
  */
 
 /** Length of one counting epoch (ms). */
 export const EPOCH_MS = 100;
+/**
+ * Bytes in an epoch that make a connection a whole receiver at the least (a few packets): when
+ * nobody received in the epoch before, the connections that start together (64 downloads at once)
+ * count at once.
+ */
+export const FULL_RECEIVER_MIN_BYTES = 6000;
 
 export class ReceiveShare {
   /** Payload bytes the socket's kernel receive buffer holds (set by the driver; Infinity: unknown). */
   capacity = Infinity;
   private epochStart = -Infinity;
-  /** Connections that got DATA in the current epoch, and how many did in the one before. */
-  private readonly current = new Set<object>();
+  /** DATA payload bytes each connection got in the current epoch. */
+  private readonly received = new Map<object, number>();
+  /** Bytes in the current epoch that count a connection as one whole receiver. */
+  private fullAt = FULL_RECEIVER_MIN_BYTES;
+  /** Receivers (weighted) in the current epoch, and in the one before. */
+  private current = 0;
   private previous = 0;
 
-  /** `connection` got DATA now. */
-  noteData(connection: object, now: number): void {
+  /** `connection` got DATA carrying `bytes` of payload now. */
+  noteData(connection: object, bytes: number, now: number): void {
     this.roll(now);
-    this.current.add(connection);
+    const before = this.received.get(connection) ?? 0;
+    const after = before + bytes;
+    this.received.set(connection, after);
+    const fullAt = this.fullAt;
+    this.current += Math.min(1, after / fullAt) - Math.min(1, before / fullAt);
   }
 
   /** What each receiving connection may advertise while the input is backlogged (bytes). */
   share(now: number): number {
     this.roll(now);
-    return this.capacity / Math.max(1, this.current.size, this.previous);
+    return this.capacity / Math.max(1, this.current, this.previous);
   }
 
   private roll(now: number): void {
     if (now - this.epochStart < EPOCH_MS) return;
     // An epoch (or more) went by: what the last one counted is the previous; after a longer gap, none.
-    this.previous = now - this.epochStart < 2 * EPOCH_MS ? this.current.size : 0;
-    this.current.clear();
+    this.previous = now - this.epochStart < 2 * EPOCH_MS ? this.current : 0;
+    this.received.clear();
+    this.current = 0;
     this.epochStart = now;
+    // A whole receiver gets what the last epoch's share let it (Infinity with no capacity: nobody counts).
+    this.fullAt = this.previous > 0 ? Math.max(FULL_RECEIVER_MIN_BYTES, this.capacity / Math.max(1, this.previous)) : FULL_RECEIVER_MIN_BYTES;
   }
 }

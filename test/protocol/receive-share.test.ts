@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { PacketType, type Packet } from '../../src/protocol/packet.js';
-import { EPOCH_MS, ReceiveShare } from '../../src/protocol/receive-share.js';
+import { decodePacket, encodePacket, PacketType, type Packet } from '../../src/protocol/packet.js';
+import { timestampMicros } from '../../src/protocol/time.js';
+import { EPOCH_MS, FULL_RECEIVER_MIN_BYTES, ReceiveShare } from '../../src/protocol/receive-share.js';
 import { ScriptedPeer } from '../helpers/scripted-peer.js';
 
 describe('ReceiveShare: the connections receiving now', () => {
@@ -14,19 +15,35 @@ describe('ReceiveShare: the connections receiving now', () => {
     const share = new ReceiveShare();
     share.capacity = 1200;
     const [a, b, c] = [{}, {}, {}];
-    share.noteData(a, 0);
-    share.noteData(a, 1);
-    share.noteData(b, 2);
-    share.noteData(c, 3);
+    const full = FULL_RECEIVER_MIN_BYTES;
+    share.noteData(a, full, 0);
+    share.noteData(a, full, 1);
+    share.noteData(b, full, 2);
+    share.noteData(c, full, 3);
     assert.equal(share.share(4), 400, 'three connections, one of them twice');
-    share.noteData(a, EPOCH_MS + 10); // the next epoch: one so far, three in the one before
+    share.noteData(a, full, EPOCH_MS + 10); // the next epoch: one so far, three in the one before
     assert.equal(share.share(EPOCH_MS + 11), 400);
     assert.equal(share.share(4 * EPOCH_MS), 1200, 'nothing received for two epochs: the whole buffer to whoever comes');
   });
 
+  test('a connection counts for what it got: a fraction of a receiver below a whole one', () => {
+    const share = new ReceiveShare();
+    share.capacity = 4 * 1024 * 1024;
+    share.noteData({}, FULL_RECEIVER_MIN_BYTES, 0);
+    for (let i = 0; i < 600; i++) share.noteData({}, 10, 1); // 600 connections, 6,000 bytes in all: one receiver's worth
+    assert.ok(Math.abs(share.share(2) - share.capacity / 2) < 1, 'two receivers: one whole, and 600 of a hundredth each');
+    // The next epoch a whole receiver is one that got the last epoch's share (2 MiB): those that
+    // got half of it count for half a receiver.
+    const big = {};
+    share.noteData(big, 2 * 1024 * 1024, EPOCH_MS);
+    share.noteData(big, 1, EPOCH_MS + 1); // counted once, however many packets
+    for (let i = 0; i < 3; i++) share.noteData({}, 1024 * 1024, EPOCH_MS + 2);
+    assert.ok(Math.abs(share.share(EPOCH_MS + 3) - share.capacity / 2.5) < 1, 'one whole receiver and three halves');
+  });
+
   test('unknown capacity (the simulator, an unbound socket): no limit', () => {
     const share = new ReceiveShare();
-    share.noteData({}, 0);
+    share.noteData({}, FULL_RECEIVER_MIN_BYTES, 0);
     assert.equal(share.share(1), Infinity);
   });
 });
@@ -45,13 +62,14 @@ function scripted(backlogged: boolean, capacity: number): { p: ScriptedPeer; sen
 }
 
 describe('the window a receiving connection advertises', () => {
-  test('backlogged: its share of the socket buffer (four receivers: a quarter); not backlogged: all its free room', () => {
+  test('backlogged: its share of the socket buffer (three whole receivers and itself); not backlogged: all its free room', () => {
     const capped = scripted(true, 4 * 65_536);
-    for (const other of [{}, {}, {}]) capped.p.endpoint.receiveShare.noteData(other, capped.p.now);
+    for (const other of [{}, {}, {}]) capped.p.endpoint.receiveShare.noteData(other, FULL_RECEIVER_MIN_BYTES, capped.p.now);
     const cappedAck = capped.send(1).find((x) => x.type === PacketType.State)!;
     const free = scripted(false, 4 * 65_536);
     const freeAck = free.send(1).find((x) => x.type === PacketType.State)!;
-    assert.equal(cappedAck.windowSize, 65_536);
+    // Itself: its one packet of a whole receiver's FULL_RECEIVER_MIN_BYTES.
+    assert.equal(cappedAck.windowSize, Math.floor((4 * 65_536) / (3 + 1374 / FULL_RECEIVER_MIN_BYTES)));
     assert.equal(freeAck.windowSize, 1024 * 1024 - 1374, 'the default 1 MiB less the packet the application holds');
   });
 
@@ -69,5 +87,34 @@ describe('the window a receiving connection advertises', () => {
     assert.equal(p.conn.stats().invalidPackets, 0);
     send(1);
     assert.equal(p.conn.stats().bytesReceived, 61 * 1374, 'the hole filled: all 61 delivered');
+  });
+});
+
+describe('the share against receivers that cost nothing', () => {
+  test('many connections trickling one-byte DATA do not cut a downloading connection to two packets', () => {
+    // An attacker opens 2,000 connections to us and sends one byte of DATA on each (2 KB in all):
+    // while anything (its own junk, or the download itself) keeps the socket backlogged, each
+    // counted as a full receiver and the download's window fell to two packets
+    // (4 MiB / 2,001 < 2 packets), a collapse that costs the attacker next to nothing.
+    const { p, send } = scripted(true, 4 * 1024 * 1024);
+    for (let i = 0; i < 2000; i++) {
+      const remote = { address: '10.8.0.1', port: 20_000 + i, family: 'IPv4' as const };
+      const conn = p.endpoint.connect(remote, p.now);
+      conn.context = { onCoreEvent() {} };
+      p.endpoint.flush(p.now);
+      const syn = decodePacket(p.endpoint.transmits.at(-1)!.data)!;
+      p.endpoint.transmits.length = 0;
+      const reply = (f: Partial<Packet>, payload?: Uint8Array) =>
+        p.endpoint.handleDatagram(
+          encodePacket({ type: PacketType.State, connectionId: syn.connectionId, timestamp: timestampMicros(p.now), timestampDifference: 1000, windowSize: 1 << 20, seq: 500, ack: syn.seq, ...f }, payload),
+          remote,
+          p.now,
+        );
+      reply({});
+      reply({ type: PacketType.Data, seq: 500 }, new Uint8Array(1));
+      p.service();
+    }
+    const ack = send(1).find((x) => x.type === PacketType.State)!;
+    assert.ok(ack.windowSize > 512 * 1024, `the download advertises ${ack.windowSize} bytes`);
   });
 });

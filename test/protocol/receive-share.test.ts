@@ -79,6 +79,16 @@ describe('the window a receiving connection advertises', () => {
     assert.equal(ack.windowSize, 2 * p.conn.stats().packetSize);
   });
 
+  test('the two packets at least are the peer\'s when its packets are larger than ours', () => {
+    // A peer configured for larger packets (a LAN with jumbo frames, loopback; or we are a udp6
+    // socket at 1232 bytes): two of our packets are less than one of its, and a sender that may
+    // not exceed the window holds even one packet back until its zero-window probe (an RTO).
+    const { p } = scripted(true, 1000);
+    const synSeq = p.sent[0]!.packet.seq;
+    const ack = p.receive({ type: PacketType.Data, seq: p.peerSeq, ack: synSeq }, new Uint8Array(4000)).find((x) => x.type === PacketType.State)!;
+    assert.ok(ack.windowSize >= 2 * 4000, `advertised ${ack.windowSize} bytes`);
+  });
+
   test('DATA the peer sent under the earlier, larger window is still accepted (reach follows the free room)', () => {
     // The window we advertise falls to two packets; what the peer has in flight does not. A hole at
     // distance 1, then 60 packets beyond it: all buffered, none refused.

@@ -21,7 +21,7 @@
  * receiver occupies what it brings, and pushing the others down to 1/k of the buffer costs about
  * (k - 1)/k of the buffer's payload per epoch, a flood that would hurt them anyway.
  * One map entry per connection that got DATA in the current epoch (no field on an idle connection,
- * whose memory issue 9 bounds at 3 KiB); a closed connection is forgotten at the next epoch.
+ * whose memory issue 9 bounds at 3 KiB), dropped when the connection is removed.
  */
 
 /** Length of one counting epoch (ms). */
@@ -53,6 +53,15 @@ export class ReceiveShare {
     this.received.set(connection, after);
     const fullAt = this.fullAt;
     this.current += Math.min(1, after / fullAt) - Math.min(1, before / fullAt);
+  }
+
+  /**
+   * `connection` is gone (Endpoint.remove): drop the reference now, not at the next roll, which
+   * waits for DATA on the socket (a quiet socket kept its last epoch's closed connections, their
+   * buffers and application sockets). What it got this epoch still counts.
+   */
+  forget(connection: object): void {
+    this.received.delete(connection);
   }
 
   /** What each receiving connection may advertise while the input is backlogged (bytes). */

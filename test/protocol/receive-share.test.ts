@@ -128,3 +128,18 @@ describe('the share against receivers that cost nothing', () => {
     assert.ok(ack.windowSize > 512 * 1024, `the download advertises ${ack.windowSize} bytes`);
   });
 });
+
+describe('the share holds no closed connection', () => {
+  test('a connection removed from the endpoint is forgotten at once, not at the next DATA on the socket', () => {
+    // The epoch's map is cleared only when DATA or a backlogged ACK rolls it: a socket that went
+    // quiet kept the last epoch's closed connections (their reorder and send buffers, their
+    // application sockets) for good.
+    const { p, send } = scripted(true, 4 * 1024 * 1024);
+    send(3); // out of order: kept in the reorder buffer
+    const held = () => (p.endpoint.receiveShare as unknown as { received: Map<object, number> }).received;
+    assert.ok(held().has(p.conn));
+    p.conn.abort(p.now);
+    p.service();
+    assert.equal(held().has(p.conn), false);
+  });
+});

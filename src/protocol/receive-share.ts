@@ -13,13 +13,16 @@
  * the bottleneck) advertises its full window, whatever the kernel buffer (208 KiB by default).
  *
  * "Receiving" is counted per epoch of EPOCH_MS, the current one and the one before, and weighted
- * by what each connection got in it: one that got at least the share of the epoch before (and at
- * least FULL_RECEIVER_MIN_BYTES) counts as one receiver, one that got less as that fraction of one.
- * Counted as one each, anyone could open thousands of connections, send a byte of DATA on each
- * every 100 ms and cut every real download on the socket to two packets per RTT for the price of
- * a few kB/s (its own junk, or the downloads themselves, keep the socket backlogged); weighted, a
- * receiver occupies what it brings, and pushing the others down to 1/k of the buffer costs about
- * (k - 1)/k of the buffer's payload per epoch, a flood that would hurt them anyway.
+ * by what each connection got in it: one that got at least half the mean of the epoch before (of
+ * those that got FULL_RECEIVER_MIN_BYTES, and that much at least) counts as one receiver, one that
+ * got less as that fraction of one. Counted as one each, anyone could open thousands of connections, send a byte of DATA on
+ * each every 100 ms and cut every real download on the socket to two packets per RTT for the
+ * price of a few kB/s (its own junk, or the downloads themselves, keep the socket backlogged).
+ * Weighted, a fake receiver costs its sender FULL_RECEIVER_MIN_BYTES per epoch at least and half
+ * what the real ones get, so that many of them cost about as much as the real traffic: a flood
+ * that would hurt it anyway. (Weighted against the buffer instead, its size over the last
+ * epoch's count, the count shrank to nothing wherever the buffer holds more than an epoch's
+ * input, and grew back slowly after one connection had it to itself.)
  * One map entry per connection that got DATA in the current epoch (no field on an idle connection,
  * whose memory issue 9 bounds at 3 KiB), dropped when the connection is removed.
  */
@@ -44,6 +47,12 @@ export class ReceiveShare {
   /** Receivers (weighted) in the current epoch, and in the one before. */
   private current = 0;
   private previous = 0;
+  /**
+   * Payload bytes of the connections that got FULL_RECEIVER_MIN_BYTES at least in the current
+   * epoch, and how many they are (for the mean): connections sending empty DATA do not drag it down.
+   */
+  private bytes = 0;
+  private connections = 0;
 
   /** `connection` got DATA carrying `bytes` of payload now. */
   noteData(connection: object, bytes: number, now: number): void {
@@ -51,6 +60,14 @@ export class ReceiveShare {
     const before = this.received.get(connection) ?? 0;
     const after = before + bytes;
     this.received.set(connection, after);
+    if (after >= FULL_RECEIVER_MIN_BYTES) {
+      if (before < FULL_RECEIVER_MIN_BYTES) {
+        this.connections++;
+        this.bytes += after;
+      } else {
+        this.bytes += bytes;
+      }
+    }
     const fullAt = this.fullAt;
     this.current += Math.min(1, after / fullAt) - Math.min(1, before / fullAt);
   }
@@ -73,11 +90,14 @@ export class ReceiveShare {
   private roll(now: number): void {
     if (now - this.epochStart < EPOCH_MS) return;
     // An epoch (or more) went by: what the last one counted is the previous; after a longer gap, none.
-    this.previous = now - this.epochStart < 2 * EPOCH_MS ? this.current : 0;
+    const recent = now - this.epochStart < 2 * EPOCH_MS;
+    this.previous = recent ? this.current : 0;
+    const mean = recent && this.connections > 0 ? this.bytes / this.connections : 0;
+    this.fullAt = Math.max(FULL_RECEIVER_MIN_BYTES, mean / 2);
     this.received.clear();
     this.current = 0;
+    this.bytes = 0;
+    this.connections = 0;
     this.epochStart = now;
-    // A whole receiver gets what the last epoch's share let it (Infinity with no capacity: nobody counts).
-    this.fullAt = this.previous > 0 ? Math.max(FULL_RECEIVER_MIN_BYTES, this.capacity / Math.max(1, this.previous)) : FULL_RECEIVER_MIN_BYTES;
   }
 }

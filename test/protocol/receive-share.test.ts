@@ -32,13 +32,43 @@ describe('ReceiveShare: the connections receiving now', () => {
     share.noteData({}, FULL_RECEIVER_MIN_BYTES, 0);
     for (let i = 0; i < 600; i++) share.noteData({}, 10, 1); // 600 connections, 6,000 bytes in all: one receiver's worth
     assert.ok(Math.abs(share.share(2) - share.capacity / 2) < 1, 'two receivers: one whole, and 600 of a hundredth each');
-    // The next epoch a whole receiver is one that got the last epoch's share (2 MiB): those that
-    // got half of it count for half a receiver.
+    // The epoch after one whose mean was 600 kB, a whole receiver is one that got 300 kB: 150 kB
+    // is half a receiver, and 100 connections that got 6,000 bytes each are two.
+    const share2 = new ReceiveShare();
+    share2.capacity = 4 * 1024 * 1024;
+    share2.noteData({}, 600_000, 0);
+    share2.noteData({}, 600_000, 1);
     const big = {};
-    share.noteData(big, 2 * 1024 * 1024, EPOCH_MS);
-    share.noteData(big, 1, EPOCH_MS + 1); // counted once, however many packets
-    for (let i = 0; i < 3; i++) share.noteData({}, 1024 * 1024, EPOCH_MS + 2);
-    assert.ok(Math.abs(share.share(EPOCH_MS + 3) - share.capacity / 2.5) < 1, 'one whole receiver and three halves');
+    share2.noteData(big, 300_000, EPOCH_MS);
+    share2.noteData(big, 1, EPOCH_MS + 1); // counted once, however many packets
+    for (let i = 0; i < 2; i++) share2.noteData({}, 300_000, EPOCH_MS + 2);
+    share2.noteData({}, 150_000, EPOCH_MS + 2);
+    for (let i = 0; i < 100; i++) share2.noteData({}, FULL_RECEIVER_MIN_BYTES, EPOCH_MS + 3);
+    assert.ok(Math.abs(share2.share(EPOCH_MS + 4) - share2.capacity / 5.5) < 1, `${share2.capacity / share2.share(EPOCH_MS + 4)} receivers`);
+  });
+
+  test('connections sending empty DATA do not drag the mean down to the 6,000-byte floor', () => {
+    // The epoch before: one download of 600 kB and 1,000 connections sending empty DATA. A whole
+    // receiver is still one that got 300 kB: 76 connections at 6,000 bytes each are 1.52.
+    const share = new ReceiveShare();
+    share.capacity = 4 * 1024 * 1024;
+    const download = {};
+    share.noteData(download, 600_000, 0);
+    for (let i = 0; i < 1000; i++) share.noteData({}, 0, 1);
+    share.noteData(download, 300_000, EPOCH_MS);
+    for (let i = 0; i < 76; i++) share.noteData({}, FULL_RECEIVER_MIN_BYTES, EPOCH_MS + 1);
+    assert.ok(Math.abs(share.share(EPOCH_MS + 2) - share.capacity / 2.52) < 1, `${share.capacity / share.share(EPOCH_MS + 2)} receivers`);
+  });
+
+  test('64 equal receivers count as 64 epoch after epoch, however little of the buffer an epoch brings', () => {
+    // 64 connections getting 10 kB each per epoch (6.4 MB/s) into a 4 MiB buffer: weighted against
+    // the buffer (its share of the last count) instead, each counted for a sixth, and the count
+    // fell epoch after epoch to one.
+    const share = new ReceiveShare();
+    share.capacity = 4 * 1024 * 1024;
+    const receivers = Array.from({ length: 64 }, () => ({}));
+    for (let epoch = 0; epoch < 10; epoch++) for (const r of receivers) share.noteData(r, 10_000, epoch * EPOCH_MS);
+    assert.equal(share.share(10 * EPOCH_MS - 1), share.capacity / 64);
   });
 
   test('unknown capacity (the simulator, an unbound socket): no limit', () => {

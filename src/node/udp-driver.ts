@@ -137,6 +137,9 @@ export class UdpDriver extends EventEmitter {
     const full = this.burstReads >= LIBUV_READS_PER_ITERATION;
     this.burstReads = 0;
     if (full) {
+      // The buffer's size now (one getsockopt per backlog): the application may have resized it
+      // on the dgram socket itself (SharedSocket.udpSocket), which growSocketBuffer never sees.
+      if (this.endpoint.inputBacklogUntil !== Infinity) this.noteReceiveCapacity();
       this.endpoint.inputBacklogUntil = Infinity;
       this.queueBurstEnd();
     } else if (this.endpoint.inputBacklogUntil === Infinity) {

@@ -826,8 +826,8 @@ export class Connection implements LossHost {
     const inOrderFits = distance === 1 && this.deliverable(payload.length);
     const deferrable = inOrderFits && this.recvBuffer.count === 0 && this.eofSeq === undefined;
     const backlogged = now < this.host.inputBacklogUntil;
-    // Receivers are counted only while their count matters (ReceiveShare): a set lookup per packet.
-    if (backlogged) this.host.receiveShare.noteData(this, now);
+    // Receivers are counted only while their count matters (ReceiveShare): a map update per packet.
+    if (backlogged) this.host.receiveShare.noteData(this, payload.length, now);
     const ackAt = (this.ackPolicy ??= new AckPolicy()).onData(payload.length, deferrable, this.advertisedWindow, now, backlogged);
     if (ackAt <= now) this.ackPending = true;
     else if (ackAt < this.timers.ack) this.timers.arm('ack', ackAt);
@@ -1101,12 +1101,15 @@ export class Connection implements LossHost {
 
   /**
    * The window we advertise now: the free room, or while the socket's input is backlogged at most
-   * this connection's share of the socket's kernel buffer (ReceiveShare), two packets at least.
+   * this connection's share of the socket's kernel buffer (ReceiveShare), two packets at least:
+   * ours or the peer's, whichever are larger (two of ours are less than one of a peer configured
+   * for jumbo frames, which then sent nothing until its zero-window probe).
    */
   private receiveWindow(now: number): number {
     const free = this.freeWindow();
     if (!(now < this.host.inputBacklogUntil)) return free;
-    return Math.min(free, Math.max(2 * this.config.packetSize, this.host.receiveShare.share(now)));
+    const packet = Math.max(this.config.packetSize, HEADER_SIZE + (this.ackPolicy?.largestPayload ?? 0));
+    return Math.min(free, Math.max(2 * packet, this.host.receiveShare.share(now)));
   }
 
   /**

@@ -310,6 +310,7 @@ export class Endpoint implements ConnectionHost {
     if (inner.size === 0) this.byAddress.delete(connection.remote.address);
     this.connectionCount--;
     this.unpace(connection);
+    this.receiveShare.forget(connection);
     this.handshakes.update(connection, this.starting);
     if (this.unconfirmed.delete(connection)) return;
     // Its peer may still send: remember whom a RESET must name (see resetId).

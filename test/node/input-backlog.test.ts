@@ -126,4 +126,26 @@ describe('driver: input backlog', () => {
     assert.ok(after40 >= 10 && after40 < Infinity, `40 datagrams: backlog ends ${after40} ms after the sends`);
     assert.equal(after5, -Infinity, '5 datagrams leave it unset');
   });
+
+  test("the receive share's capacity follows a buffer the application resized on the dgram socket itself", async () => {
+    // socket.udpSocket is the application's too: a receive buffer it grows there (or shrinks)
+    // was not seen by the share (ReceiveShare.capacity), which kept cutting windows to the old size.
+    const shared = createSocket();
+    await new Promise<void>((resolve) => shared.bind(0, '127.0.0.1', () => resolve()));
+    const udp = shared.udpSocket;
+    udp.setRecvBufferSize(udp.getRecvBufferSize() / 4); // Linux reports twice what it grants
+    const port = shared.address().port;
+    const sender = dgram.createSocket('udp4');
+    sender.bind(0, '127.0.0.1');
+    await once(sender, 'listening');
+    sender.connect(port, '127.0.0.1');
+    await once(sender, 'connect');
+    for (let i = 0; i < 40; i++) sender.send(strayState(3000 + i));
+    await sleep(20);
+    const capacity = shared.udpDriver.endpoint.receiveShare.capacity;
+    const expected = udp.getRecvBufferSize() / 2;
+    sender.close();
+    shared.close();
+    assert.equal(capacity, expected);
+  });
 });

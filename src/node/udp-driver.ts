@@ -137,8 +137,8 @@ export class UdpDriver extends EventEmitter {
    * INPUT_BACKLOG_MS after. Not for a fixed time from the full read: an iteration may well run
    * past it (other sockets, application callbacks), and the tail-loss timers run at the next
    * iteration's timers phase, before its poll phase reads anything. Judged in the flush the burst
-   * scheduled, not in an immediate of its own: a second immediate per iteration (and the
-   * microtask checkpoint Node runs between two) cost a receiver ~8% more CPU per GiB.
+   * scheduled, not in an immediate of its own: a second immediate per iteration, and the
+   * microtask checkpoint Node runs between two, showed in a receiver's CPU profile.
    */
   private judgeBurst(): void {
     const full = this.burstReads >= LIBUV_READS_PER_ITERATION;
@@ -152,7 +152,6 @@ export class UdpDriver extends EventEmitter {
       this.endpoint.inputBacklogUntil = performance.now() + INPUT_BACKLOG_MS;
     }
   }
-
 
   constructor(type: 'udp4' | 'udp6', config?: Partial<EndpointConfig>, options: UdpDriverOptions = {}) {
     super();

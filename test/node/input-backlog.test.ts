@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
-import { createSocket } from '../../src/index.js';
+import { createSocket, type SharedSocket } from '../../src/index.js';
 
 /** A 20-byte µTP STATE for a connection nobody has: the driver reads it and answers a RESET. */
 function strayState(connectionId: number): Buffer {
@@ -20,15 +20,21 @@ function strayState(connectionId: number): Buffer {
   return b;
 }
 
-async function burstInto(count: number): Promise<number> {
+/** A microtp socket on loopback and a plain dgram socket connected to it. */
+async function socketPair(): Promise<{ shared: SharedSocket; sender: dgram.Socket }> {
   const shared = createSocket();
+  shared.on('message', () => {}); // the application's non-µTP traffic
   await new Promise<void>((resolve) => shared.bind(0, '127.0.0.1', () => resolve()));
-  const port = shared.address().port;
   const sender = dgram.createSocket('udp4');
   sender.bind(0, '127.0.0.1');
   await once(sender, 'listening');
-  sender.connect(port, '127.0.0.1');
+  sender.connect(shared.address().port, '127.0.0.1');
   await once(sender, 'connect');
+  return { shared, sender };
+}
+
+async function burstInto(count: number): Promise<number> {
+  const { shared, sender } = await socketPair();
   // Every send of a connected socket is one synchronous sendmsg: all of them are queued in the
   // receiving socket before its event loop polls again.
   const sentAt = performance.now();
@@ -42,15 +48,7 @@ async function burstInto(count: number): Promise<number> {
 
 /** Small bursts of non-µTP datagrams, each read in its own event-loop iteration, then one stray µTP STATE. */
 async function junkBurstsThenOne(bursts: number, perBurst: number): Promise<number> {
-  const shared = createSocket();
-  shared.on('message', () => {}); // the application's non-µTP traffic
-  await new Promise<void>((resolve) => shared.bind(0, '127.0.0.1', () => resolve()));
-  const port = shared.address().port;
-  const sender = dgram.createSocket('udp4');
-  sender.bind(0, '127.0.0.1');
-  await once(sender, 'listening');
-  sender.connect(port, '127.0.0.1');
-  await once(sender, 'connect');
+  const { shared, sender } = await socketPair();
   for (let b = 0; b < bursts; b++) {
     for (let i = 0; i < perBurst; i++) sender.send(Buffer.from('not utp'));
     await sleep(5);
@@ -70,7 +68,7 @@ async function junkBurstsThenOne(bursts: number, perBurst: number): Promise<numb
  * and so a tail-loss timer, runs), before its poll phase reads the rest; and once all are read.
  */
 async function longIterationAfterFullRead(): Promise<{ atNextTimers: boolean; afterDrain: boolean }> {
-  const shared = createSocket();
+  const { shared, sender } = await socketPair();
   let atNextTimers: boolean | undefined;
   let hooked = false;
   shared.on('message', () => {
@@ -85,13 +83,6 @@ async function longIterationAfterFullRead(): Promise<{ atNextTimers: boolean; af
       while (performance.now() < end); // the rest of a long iteration
     });
   });
-  await new Promise<void>((resolve) => shared.bind(0, '127.0.0.1', () => resolve()));
-  const port = shared.address().port;
-  const sender = dgram.createSocket('udp4');
-  sender.bind(0, '127.0.0.1');
-  await once(sender, 'listening');
-  sender.connect(port, '127.0.0.1');
-  await once(sender, 'connect');
   for (let i = 0; i < 100; i++) sender.send(Buffer.from('not utp'));
   await sleep(50);
   const afterDrain = performance.now() < shared.udpDriver.endpoint.inputBacklogUntil;
@@ -130,16 +121,9 @@ describe('driver: input backlog', () => {
   test("the receive share's capacity follows a buffer the application resized on the dgram socket itself", async () => {
     // socket.udpSocket is the application's too: a receive buffer it grows there (or shrinks)
     // was not seen by the share (ReceiveShare.capacity), which kept cutting windows to the old size.
-    const shared = createSocket();
-    await new Promise<void>((resolve) => shared.bind(0, '127.0.0.1', () => resolve()));
+    const { shared, sender } = await socketPair();
     const udp = shared.udpSocket;
     udp.setRecvBufferSize(udp.getRecvBufferSize() / 4); // Linux reports twice what it grants
-    const port = shared.address().port;
-    const sender = dgram.createSocket('udp4');
-    sender.bind(0, '127.0.0.1');
-    await once(sender, 'listening');
-    sender.connect(port, '127.0.0.1');
-    await once(sender, 'connect');
     for (let i = 0; i < 40; i++) sender.send(strayState(3000 + i));
     await sleep(20);
     const capacity = shared.udpDriver.endpoint.receiveShare.capacity;

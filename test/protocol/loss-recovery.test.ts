@@ -99,6 +99,22 @@ describe('tail-loss probe (RACK-TLP, RFC 8985)', () => {
   });
 });
 
+/**
+ * A scripted sender six rounds into a transfer at a 3 ms RTT: ~74 packets in flight, its tail-loss
+ * delay at the 20 ms floor; `newest` is the newest packet sent (and acknowledged).
+ */
+function sixRoundsIn(): { p: ScriptedPeer; newest: number } {
+  const p = new ScriptedPeer();
+  p.handshake(3);
+  let newest = dataOf(p.write(new Uint8Array(200 * 1374))).at(-1)!.seq;
+  for (let i = 0; i < 6; i++) {
+    p.advance(3);
+    const more = dataOf(p.receive({ ack: newest }));
+    if (more.length > 0) newest = more.at(-1)!.seq;
+  }
+  return { p, newest };
+}
+
 describe('tail-loss probe: ACKs that keep coming late (a busy sender reads its socket late)', () => {
   // The issue 9 gauge at 64 connections, one connection's qlog: the receiver had every packet and
   // acked it, but the sender, busy sending, read those ACKs 25-65 ms late. Its tail-loss timer
@@ -106,15 +122,7 @@ describe('tail-loss probe: ACKs that keep coming late (a busy sender reads its s
   // and the probe's timer presumed all 15 packets before it lost (cut, 15 resends), 12 ms before
   // the ACK covering all of them was read. Scripted here packet by packet.
   const run = () => {
-    const p = new ScriptedPeer();
-    p.handshake(3);
-    // Six rounds at a 3 ms RTT: ~74 packets in flight, and a tail-loss delay at its 20 ms floor.
-    let newest = dataOf(p.write(new Uint8Array(200 * 1374))).at(-1)!.seq;
-    for (let i = 0; i < 6; i++) {
-      p.advance(3);
-      const more = dataOf(p.receive({ ack: newest }));
-      if (more.length > 0) newest = more.at(-1)!.seq;
-    }
+    const { p, newest } = sixRoundsIn();
     const windowBefore = p.conn.stats().cwnd;
     const firstSilence = dataOf(p.advance(25)); // no ACK for 25 ms: the probe goes out
     p.receive({ ack: (newest - 20) & 0xffff }); // a late ACK: progress, the probe not yet acked
@@ -144,14 +152,7 @@ describe('tail-loss probe: progress after the probe, yet the tail really was los
   // The late ACK that shows progress acknowledges packets below a real hole (the last 5 are lost,
   // and so is every probe): the new probe's own timer must still presume them lost, before the RTO.
   test('the late ACK stops below the lost tail: the next probe\'s timer recovers the 4 before it, no timeout', (t) => {
-    const p = new ScriptedPeer();
-    p.handshake(3);
-    let newest = dataOf(p.write(new Uint8Array(200 * 1374))).at(-1)!.seq;
-    for (let i = 0; i < 6; i++) {
-      p.advance(3);
-      const more = dataOf(p.receive({ ack: newest }));
-      if (more.length > 0) newest = more.at(-1)!.seq;
-    }
+    const { p, newest } = sixRoundsIn();
     p.advance(25); // the probe goes out (lost)
     p.receive({ ack: (newest - 5) & 0xffff }); // a late ACK: progress, stopping at the hole
     const progressAt = p.now;
@@ -172,14 +173,7 @@ describe('tail-loss probe: our own input is backlogged (Endpoint.inputBacklogUnt
   // The driver sets inputBacklogUntil when a read of the socket stopped at libuv's 32 datagrams
   // per event-loop iteration. A probe unanswered while datagrams wait unread says nothing yet.
   const run = (backlogMs: number) => {
-    const p = new ScriptedPeer();
-    p.handshake(3);
-    let newest = dataOf(p.write(new Uint8Array(200 * 1374))).at(-1)!.seq;
-    for (let i = 0; i < 6; i++) {
-      p.advance(3);
-      const more = dataOf(p.receive({ ack: newest }));
-      if (more.length > 0) newest = more.at(-1)!.seq;
-    }
+    const { p, newest } = sixRoundsIn();
     p.advance(25); // the probe goes out
     p.endpoint.inputBacklogUntil = p.now + backlogMs;
     const during = p.advance(Math.max(backlogMs, 60)); // no ACK at all: the probe's timer fires in the backlog
@@ -202,14 +196,7 @@ describe('tail-loss probe: a backlog that never ends (a flood keeps inputBacklog
   // loss must still be presumed lost by the probe's timer, not left to the RTO (500 ms floor,
   // and a window collapsed to one packet instead of halved).
   test('a real tail loss during an endless backlog is recovered by the probe, well before the RTO', (t) => {
-    const p = new ScriptedPeer();
-    p.handshake(3);
-    let newest = dataOf(p.write(new Uint8Array(200 * 1374))).at(-1)!.seq;
-    for (let i = 0; i < 6; i++) {
-      p.advance(3);
-      const more = dataOf(p.receive({ ack: newest }));
-      if (more.length > 0) newest = more.at(-1)!.seq;
-    }
+    const { p, newest } = sixRoundsIn();
     const lastAck = p.now;
     p.endpoint.inputBacklogUntil = Infinity; // refreshed forever
     let recoveredAt = Infinity;

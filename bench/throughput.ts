@@ -23,6 +23,7 @@ export interface ReceiverDone {
   firstByteAt: number; // epoch ms (comparable across processes on one host)
   lastByteAt: number;
   cpuMicros: number; // user + system, from listening to the last byte
+  sleeps: number; // voluntary context switches over the same span (see sleeps())
   /** microtp only: packets the receiver sent (ACKs) per packet it received, from stats(). */
   acksPerPacket?: number;
 }
@@ -31,6 +32,7 @@ export interface SenderStats {
   type: 'stats';
   startAt: number; // epoch ms right before connect()
   cpuMicros: number; // user + system, from connect() until told to stop
+  sleeps: number; // voluntary context switches over the same span (see sleeps())
   /** microtp only: retransmissions per packet sent, from stats(). */
   resendsPerPacket?: number;
   /** microtp: what the resends were (retransmission timeouts, losses found from ACKs); the rest are tail-loss probes. */
@@ -47,6 +49,12 @@ const cpuSince = (start: NodeJS.CpuUsage): number => {
   const d = process.cpuUsage(start);
   return d.user + d.system;
 };
+/**
+ * Times the process went to sleep (voluntary context switches, all its threads) since `start`:
+ * mostly waits in epoll for the next datagram. Each one means a later wake-up, and on a veth the
+ * peer's send pays for waking us (docs/performance-state.md).
+ */
+const sleeps = (): number => process.resourceUsage().voluntaryContextSwitches;
 const send = (msg: object): void => void process.send?.(msg);
 
 async function receiver(stack: Stack, total: number, conns: number, lossy: boolean): Promise<void> {
@@ -54,9 +62,10 @@ async function receiver(stack: Stack, total: number, conns: number, lossy: boole
   let firstByteAt = 0;
   let lastByteAt = 0;
   let cpu: NodeJS.CpuUsage | undefined;
+  let sleepsAtStart = 0;
   const finish = (): void => {
     if (cpu === undefined) return; // report once
-    const done: ReceiverDone = { type: 'done', bytes, firstByteAt, lastByteAt, cpuMicros: cpuSince(cpu) };
+    const done: ReceiverDone = { type: 'done', bytes, firstByteAt, lastByteAt, cpuMicros: cpuSince(cpu), sleeps: sleeps() - sleepsAtStart };
     cpu = undefined;
     const totals = sumStats(pipes);
     if (totals) done.acksPerPacket = totals.packetsSent / totals.packetsReceived;
@@ -82,6 +91,7 @@ async function receiver(stack: Stack, total: number, conns: number, lossy: boole
     });
   });
   cpu = process.cpuUsage(); // idle time before the connection costs nothing
+  sleepsAtStart = sleeps();
   send({ type: 'ready', port });
 }
 
@@ -89,9 +99,10 @@ async function sender(stack: Stack, total: number, port: number, conns: number):
   const chunk = Buffer.alloc(CHUNK, 0x5a); // content is irrelevant here; the tests verify data
   const startAt = now();
   const cpu = process.cpuUsage();
+  const sleepsAtStart = sleeps();
   process.on('message', (msg) => {
     if (msg !== 'stop') return;
-    const stats: SenderStats = { type: 'stats', startAt, cpuMicros: cpuSince(cpu) };
+    const stats: SenderStats = { type: 'stats', startAt, cpuMicros: cpuSince(cpu), sleeps: sleeps() - sleepsAtStart };
     const totals = sumStats(pipes);
     if (totals) Object.assign(stats, { resendsPerPacket: totals.retransmits / totals.packetsSent, timeouts: totals.timeouts, fastRetransmits: totals.fastRetransmits });
     send(stats);

@@ -23,6 +23,8 @@ export interface TransferResult {
   e2eMibPerSec?: number; // sender's connect() -> receiver's last byte
   senderCpuSecPerGiB?: number;
   receiverCpuSecPerGiB?: number;
+  /** Times each process slept (voluntary context switches) per MiB received. */
+  sleepsPerMiB?: { receiver: number; sender: number };
   acksPerPacket?: number; // microtp: the receiver's packets sent per packet received
   resendsPerPacket?: number; // microtp: the sender's retransmissions per packet sent
   timeouts?: number; // microtp: the sender's retransmission timeouts
@@ -94,7 +96,7 @@ export async function transfer(spec: TransferSpec): Promise<TransferResult> {
         const done = await Promise.race([next(receiver, 'done', 'receiver'), next(sender, 'done', 'sender')]);
         const stats = next(sender, 'stats', 'sender');
         sender.send('stop');
-        const { startAt, cpuMicros, resendsPerPacket, timeouts, fastRetransmits } = await stats;
+        const { startAt, cpuMicros, sleeps, resendsPerPacket, timeouts, fastRetransmits } = await stats;
         const seconds = (done.lastByteAt - done.firstByteAt) / 1000;
         Object.assign(result, {
           ok: true,
@@ -104,6 +106,7 @@ export async function transfer(spec: TransferSpec): Promise<TransferResult> {
           e2eMibPerSec: done.bytes / MiB / ((done.lastByteAt - startAt) / 1000),
           senderCpuSecPerGiB: cpuMicros / 1e6 / (done.bytes / GiB),
           receiverCpuSecPerGiB: done.cpuMicros / 1e6 / (done.bytes / GiB),
+          sleepsPerMiB: { receiver: done.sleeps / (done.bytes / MiB), sender: sleeps / (done.bytes / MiB) },
           acksPerPacket: done.acksPerPacket,
           resendsPerPacket,
           timeouts,
@@ -139,6 +142,7 @@ export const fmt = (x: number | undefined, digits = 1): string => (x === undefin
 export function resultLine(r: TransferResult): string {
   return r.ok
     ? `${fmt(r.mibPerSec)} MiB/s, CPU s/GiB sender ${fmt(r.senderCpuSecPerGiB, 2)} receiver ${fmt(r.receiverCpuSecPerGiB, 2)}` +
+        (r.sleepsPerMiB === undefined ? '' : `; sleeps/MiB sender ${fmt(r.sleepsPerMiB.sender)} receiver ${fmt(r.sleepsPerMiB.receiver)}`) +
         (r.acksPerPacket === undefined ? '' : `; acks/packet ${fmt(r.acksPerPacket, 3)}`) +
         (r.resendsPerPacket === undefined ? '' : `, resends/packet ${fmt(r.resendsPerPacket, 4)} (timeouts ${r.timeouts}, lost from ACKs ${r.fastRetransmits})`) +
         (r.kernelDrops === undefined ? '' : `; rcvbuf drops receiver ${r.kernelDrops.receiver} sender ${r.kernelDrops.sender}`)

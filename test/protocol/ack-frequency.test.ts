@@ -234,9 +234,11 @@ describe('AckPolicy', () => {
     assert.ok(dues.some((d) => d > MAX_ACK_DELAY), 'some wait longer than without a backlog');
   });
 
-  test('a quarter RTT bounds the wait on a short path, backlogged or not', () => {
-    // 4 ms RTT, a packet every 0.05 ms: the delay is 1 ms either way.
-    assert.ok(fed(4, 0.05, 200, true).every((d) => d <= 1 + 1e-9));
+  test('backlogged, half an RTT bounds the wait on a short path (two ACKs per RTT), not 25 ms', () => {
+    // 4 ms RTT, a packet every 0.01 ms: 200 packets per half RTT, so the 2 ms delay binds.
+    const dues = fed(4, 0.01, 2000, true);
+    assert.ok(dues.every((d) => d <= 2 + 1e-9));
+    assert.ok(dues.some((d) => d > 1.5), 'longer than a quarter RTT');
   });
 
   test('a quarter RTT bounds the wait on a short path', () => {

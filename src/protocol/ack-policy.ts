@@ -54,20 +54,21 @@ export const MIN_ACK_THRESHOLD = 4;
  */
 export const MAX_ACK_DELAY = 10;
 /**
- * The limits while our own input is backlogged (the driver saw a read stop at libuv's 32
+ * The same limits while our own input is backlogged (the driver saw a read stop at libuv's 32
  * datagrams per event-loop iteration, Endpoint.inputBacklogUntil): we are the bottleneck, every
  * ACK costs both ends a syscall and the JavaScript around it, and ours go out late anyway. As a
- * kernel's GRO acks a coalesced burst once when its receiver is busy. An ACK waits for 64
- * packets or half an RTT (at most 25 ms, QUIC's default max_ack_delay), so two ACKs per RTT
- * still reach the sender, within half its tail-loss delay (two RTTs at least). On the issue 9
- * gauge, 10 runs each: one flow 0.031 -> 0.016 ACKs per packet and x1.06 the throughput (CPU
- * x0.92 / x0.93), 64 connections 0.109 -> 0.086 and x1.06 (CPU x0.93 / x0.92); before that, 32
- * packets and a quarter RTT instead of 10 packets and 10 ms had taken 64 connections from 0.12-0.28
- * ACKs per packet to 0.05-0.10, x1.30 the aggregate. Not the default: at 25 ms and 32 packets
- * four LEDBAT flows through a 10 Mbit/s bottleneck in the simulator ended at Jain 0.64 and
- * LEDBAT++'s slowdowns lost the link.
+ * kernel's GRO acks a coalesced burst once when its receiver is busy. QUIC's default
+ * max_ack_delay is 25 ms; the wait is still a quarter RTT at most, well under the sender's
+ * tail-loss delay. At 64 connections on the issue 9 gauge: 0.05-0.10 ACKs per packet instead of
+ * 0.12-0.28, x1.30 the aggregate. Not the default: at 25 ms and 32 packets four LEDBAT flows
+ * through a 10 Mbit/s bottleneck in the simulator ended at Jain 0.64 and LEDBAT++'s slowdowns
+ * lost the link. Not further either: 64 packets or half an RTT gained x1.03-1.06 on the gauge,
+ * but in the simulator a sender that does not pace (libutp and libtorrent have no pacer) then
+ * sent 88 KB per ACK into a 64 KiB bottleneck queue (6 seeds at 20 MB/s: 4.5-5.1 s instead of
+ * 1.85-2.1, drops ~470 instead of ~120), flows held by our window took 1.10-1.20x as long, and two
+ * ACKs per RTT left the sender's 3-sample delay filter 1.5 RTT behind, so slow start overshot.
  */
-export const BACKLOG_MAX_ACK_THRESHOLD = 64;
+export const BACKLOG_MAX_ACK_THRESHOLD = 32;
 export const BACKLOG_MAX_ACK_DELAY = 25;
 /** RTT samples above this (µs) are taken for garbage (a peer without timestamps, a clock jump). */
 const MAX_RTT_SAMPLE_US = 10_000_000;
@@ -144,8 +145,8 @@ export class AckPolicy {
 
   /**
    * In-order packets one ACK covers: as many as arrive at the peer's rate within the delay
-   * (a quarter RTT: a quarter of its flight, so four ACKs per RTT; backlogged, half and two), at
-   * most MAX_ACK_THRESHOLD (BACKLOG_MAX_ACK_THRESHOLD); 1 (no wait) below MIN_ACK_THRESHOLD.
+   * (a quarter RTT: a quarter of its flight, so four ACKs per RTT), at most MAX_ACK_THRESHOLD;
+   * 1 (no wait) below MIN_ACK_THRESHOLD.
    */
   private threshold(): number {
     const n = Math.min(this.backlogged ? BACKLOG_MAX_ACK_THRESHOLD : MAX_ACK_THRESHOLD, Math.floor(this.delay() / this.gap));
@@ -154,13 +155,11 @@ export class AckPolicy {
   }
 
   /**
-   * How long an ACK may wait: a quarter RTT, at most MAX_ACK_DELAY (backlogged: half an RTT, at
-   * most BACKLOG_MAX_ACK_DELAY); 0 before an RTT sample. The smoothed RTT lags a queue that just
-   * drained (a LEDBAT++ slowdown): on it, the regain's slow start on the empty path waited ~10 ms
-   * per 3 ms round, so the latest sample bounds it too.
+   * How long an ACK may wait: a quarter RTT, at most MAX_ACK_DELAY; 0 before an RTT sample. The
+   * smoothed RTT lags a queue that just drained (a LEDBAT++ slowdown): on it, the regain's slow
+   * start on the empty path waited ~10 ms per 3 ms round, so the latest sample bounds it too.
    */
   private delay(): number {
-    const rtt = Math.min(this.rtt, this.latestRtt);
-    return this.backlogged ? Math.min(BACKLOG_MAX_ACK_DELAY, rtt / 2) : Math.min(MAX_ACK_DELAY, rtt / 4);
+    return Math.min(this.backlogged ? BACKLOG_MAX_ACK_DELAY : MAX_ACK_DELAY, Math.min(this.rtt, this.latestRtt) / 4);
   }
 }

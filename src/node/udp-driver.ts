@@ -69,9 +69,10 @@ const LIBUV_READS_PER_ITERATION = 32;
  */
 const INPUT_BACKLOG_MS = 10;
 /**
- * A backlog's start reads the socket's receive buffer size again (noteReceiveCapacity) at most
- * this often (ms): one fast flow's input goes in and out of backlog every few event-loop
- * iterations, and a getsockopt at each start was 1.6% of the gauge receiver's JavaScript.
+ * While the input is backlogged the driver reads the socket's receive buffer size again
+ * (noteReceiveCapacity) at most this often (ms): one fast flow's input goes in and out of backlog
+ * every few event-loop iterations, and a getsockopt at each start was 1.6% of the gauge
+ * receiver's JavaScript.
  */
 const CAPACITY_REREAD_MS = 1000;
 
@@ -126,7 +127,7 @@ export class UdpDriver extends EventEmitter {
   private bound = false;
   /** Datagrams read in this event-loop iteration's poll phase so far, whatever they were. */
   private burstReads = 0;
-  /** When a backlog's start last read the receive buffer's size (CAPACITY_REREAD_MS). */
+  /** When a full read last re-read the receive buffer's size (CAPACITY_REREAD_MS). */
   private capacityReadAt = -Infinity;
   /**
    * The flush at the end of a burst (setImmediate: after the event loop's poll phase read it).
@@ -152,14 +153,14 @@ export class UdpDriver extends EventEmitter {
     const full = this.burstReads >= LIBUV_READS_PER_ITERATION;
     this.burstReads = 0;
     if (full) {
-      // The buffer's size now: the application may have resized it on the dgram socket itself
-      // (SharedSocket.udpSocket), which growSocketBuffer never sees.
-      if (this.endpoint.inputBacklogUntil !== Infinity) {
-        const now = performance.now();
-        if (now - this.capacityReadAt >= CAPACITY_REREAD_MS) {
-          this.capacityReadAt = now;
-          this.noteReceiveCapacity();
-        }
+      // The buffer's size, read again at most once a second while backlogged (its start or any
+      // full read later, so a backlog that never ends sees it too): the application may have
+      // resized it on the dgram socket itself (SharedSocket.udpSocket), which growSocketBuffer
+      // never sees.
+      const now = performance.now();
+      if (now - this.capacityReadAt >= CAPACITY_REREAD_MS) {
+        this.capacityReadAt = now;
+        this.noteReceiveCapacity();
       }
       this.endpoint.inputBacklogUntil = Infinity;
     } else if (this.endpoint.inputBacklogUntil === Infinity) {

@@ -156,4 +156,40 @@ describe('driver: input backlog', () => {
     assert.equal(backlogs, 5);
     assert.equal(reads, 1);
   });
+
+  test('a backlog that never ends still sees a receive buffer resized on the dgram socket, within about a second', async (t) => {
+    // Read again only at a backlog's start, a buffer resized during one that never ended (a
+    // socket kept busy for good) was never seen (a review of the once-a-second rule).
+    const { shared, sender } = await socketPair();
+    const udp = shared.udpSocket;
+    // A slow reader (30 us of work per datagram) and a flood faster than that: every poll phase
+    // reads its 32 and leaves more, so the backlog never ends.
+    shared.on('message', () => {
+      const end = performance.now() + 0.03;
+      while (performance.now() < end);
+    });
+    const flood = setInterval(() => {
+      for (let i = 0; i < 100; i++) sender.send(Buffer.from('not utp'));
+    }, 2);
+    let ended = false;
+    const watch = setInterval(() => {
+      if (shared.udpDriver.endpoint.inputBacklogUntil !== Infinity) ended = true;
+    }, 1);
+    try {
+      const start = performance.now();
+      while (shared.udpDriver.endpoint.inputBacklogUntil !== Infinity && performance.now() - start < 2000) await sleep(5);
+      assert.equal(shared.udpDriver.endpoint.inputBacklogUntil, Infinity, 'backlogged');
+      ended = false;
+      udp.setRecvBufferSize(udp.getRecvBufferSize() / 4); // Linux reports twice what it grants
+      const expected = udp.getRecvBufferSize() / 2;
+      await sleep(1300);
+      if (ended) t.diagnostic('the backlog ended at some point: this run did not test the endless case');
+      assert.equal(shared.udpDriver.endpoint.receiveShare.capacity, expected);
+    } finally {
+      clearInterval(flood);
+      clearInterval(watch);
+      sender.close();
+      shared.close();
+    }
+  });
 });

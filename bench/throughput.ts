@@ -50,9 +50,9 @@ const cpuSince = (start: NodeJS.CpuUsage): number => {
   return d.user + d.system;
 };
 /**
- * Times the process went to sleep (voluntary context switches, all its threads) since `start`:
- * mostly waits in epoll for the next datagram. Each one means a later wake-up, and on a veth the
- * peer's send pays for waking us (docs/performance-state.md).
+ * Times the process has gone to sleep so far (voluntary context switches, all its threads):
+ * mostly waits in epoll for the next datagram, each a wake-up that the peer's send pays for on a
+ * veth. Read at the start and the end of a transfer (docs/performance-state.md, "The gauge prints sleeps").
  */
 const sleeps = (): number => process.resourceUsage().voluntaryContextSwitches;
 const send = (msg: object): void => void process.send?.(msg);

@@ -30,8 +30,8 @@ export interface EndpointCounters {
 }
 
 /**
- * Failed cookie proofs for one connection (address, port and connection id) before it may not
- * try again for a while. Per port, not per address: clients behind one NAT address must not lock
+ * Failed cookie proofs (packets, each tried at MAX_PROOF_OFFSET seq_nrs) for one connection
+ * (address, port and connection id) before it may not try again for a while. Per port, not per address: clients behind one NAT address must not lock
  * each other out. Per connection id, not per port: one UDP port carries many connections (a
  * BitTorrent client's, or connect()'s shared socket), and under a burst a legitimate one fails
  * its proof when its first packet was dropped and a later one arrives first; with the lock per
@@ -44,8 +44,17 @@ const MAX_PROOF_FAILURES = 4;
 const PROOF_FAILURE_MEMORY = COOKIE_LIFETIME_MS;
 /** Connections whose failed proofs are remembered at most (oldest forgotten first). */
 const MAX_PROOF_SOURCES = 4096;
-/** Failed cookie proofs per second, all sources together, before cookies are off until the next second. */
+/** Cookie guesses per second, all sources together, before cookies are off until the next second. */
 const PROOF_FAILURES_PER_SECOND = 64;
+/**
+ * A proof is tried against the SYN seq_nr the packet implies as its initiator's first (seq_nr - 1)
+ * and as any of its next ones, up to this many back: under a burst the first packet after our
+ * STATE may be dropped and a later one arrive first (issue 9: 2,000 clients on their own sockets
+ * connecting at once, every failed proof a DATA packet one past the first, 10 of them reset after
+ * 'connect' once the failures used up the second's budget). A packet that fails counts as this
+ * many guesses against the budget, so an attacker's odds per second stay what they were.
+ */
+export const MAX_PROOF_OFFSET = 8;
 /** Connections remembered after removal, to address RESETs for their stray packets exactly. */
 const MAX_RECENTLY_CLOSED = 1024;
 
@@ -386,17 +395,24 @@ export class Endpoint implements ConnectionHost {
       this.proofBudget = PROOF_FAILURES_PER_SECOND;
       this.proofBudgetAt = now;
     }
-    if (this.proofBudget <= 0) return false;
+    if (this.proofBudget < MAX_PROOF_OFFSET) return false;
     const synId = (packet.connectionId - 1) & 0xffff;
-    const synSeq = seqAdd(packet.seq, -1);
     const isn = seqAdd(packet.ack, 1);
+    let synSeq = -1;
+    for (let back = 1; back <= MAX_PROOF_OFFSET; back++) {
+      const candidate = seqAdd(packet.seq, -back);
+      if (this.cookies.valid(remote.address, remote.port, synId, candidate, isn, now)) {
+        synSeq = candidate;
+        break;
+      }
+    }
     // A late or replayed packet of a connection we accepted and removed carries a valid cookie
     // too: it must not bring that connection back (as handleSyn refuses its SYN). Not a failed
     // proof either: it gets the RESET any stray gets.
-    if (this.recentlyClosed.get(closedKey(remote, packet.connectionId))?.synSeq === synSeq) return false;
-    if (!this.cookies.valid(remote.address, remote.port, synId, synSeq, isn, now)) {
+    if (synSeq >= 0 && this.recentlyClosed.get(closedKey(remote, packet.connectionId))?.synSeq === synSeq) return false;
+    if (synSeq < 0) {
       this.counters.cookieFailures++;
-      this.proofBudget--;
+      this.proofBudget -= MAX_PROOF_OFFSET;
       if (record === undefined) {
         if (this.proofFailures.size >= MAX_PROOF_SOURCES) this.proofFailures.delete(this.proofFailures.keys().next().value!);
         this.proofFailures.set(source, (record = { failures: 0, forgetAt: now + PROOF_FAILURE_MEMORY }));

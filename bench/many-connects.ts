@@ -6,9 +6,10 @@
  * the run (/proc/net/snmp, Linux); plus the server's endpoint counters.
  *
  *   npm run build:all && node build/bench/many-connects.js [N=10000]
+ *   (MC_SOCKETS=1: each client on its own UDP socket, a crowd of distinct peers)
  */
 import { readFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from '../src/index.js';
+import { connect, createServer, createSocket, type SharedSocket, type Socket } from '../src/index.js';
 
 const ECHO_BYTES = 4096;
 
@@ -29,6 +30,12 @@ const n = Number(process.argv[2] ?? 10_000);
 const LIMIT_MS = Number(process.env.MC_LIMIT_MS ?? 60_000);
 /** MC_PHASED=1: every client writes only once all have connected (the handshakes alone, then the echoes). */
 const PHASED = process.env.MC_PHASED === '1';
+/**
+ * MC_SOCKETS=1: each client on a UDP socket of its own (a crowd of distinct peers: no per-remote
+ * handshake limit applies, so the server evicts and confirms by SYN cookie). Needs a file
+ * descriptor per client.
+ */
+const OWN_SOCKETS = process.env.MC_SOCKETS === '1';
 /** MC_CONFIG: the server's endpoint config as JSON (e.g. '{"maxUnconfirmed":20000}'), to try a change. */
 const server = createServer(JSON.parse(process.env.MC_CONFIG ?? '{}') as Record<string, number>, (socket: Socket) => {
   socket.on('error', () => {});
@@ -38,8 +45,14 @@ const warnings: string[] = [];
 process.on('warning', (w) => warnings.push(w.name));
 
 if (process.env.MC_RCVBUF) server.setRecvBufferSize(Number(process.env.MC_RCVBUF));
-server.listen(0, '127.0.0.1', () => {
+server.listen(0, '127.0.0.1', async () => {
   const port = server.address()!.port;
+  const own: SharedSocket[] = [];
+  for (let i = 0; OWN_SOCKETS && i < n; i++) {
+    const socket = createSocket();
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    own.push(socket);
+  }
   const failures = new Map<string, number>();
   let ok = 0;
   let done = 0;
@@ -85,7 +98,7 @@ server.listen(0, '127.0.0.1', () => {
     if (PHASED && ++handshakesOver === n) for (const write of pendingWrites) write();
   };
   for (let i = 0; i < n; i++) {
-    const client = connect(port, '127.0.0.1');
+    const client = OWN_SOCKETS ? own[i]!.connect(port, '127.0.0.1') : connect(port, '127.0.0.1');
     let connected = false;
     let settled = false;
     const sent = Buffer.alloc(ECHO_BYTES);

@@ -382,8 +382,16 @@ export class Endpoint implements ConnectionHost {
     // Only while a flood is evicting unconfirmed connections: otherwise every unknown packet
     // would be a 2-in-65536 lottery ticket for a confirmed connection from a spoofed source.
     if (now >= this.cookiesUntil) return false;
-    // Brute force of one connection's cookie: a few wrong guesses, then none for a while.
     const source = closedKey(remote, packet.connectionId);
+    // A stray of a connection we removed lately (same source and id): never a cookie proof. Its
+    // late packets land anywhere past its SYN; with 8 seq_nrs tried per packet, one whose own SYN
+    // is further back than the nearest chance fit (2 in 65536 per seq_nr) would bring it back as
+    // a new connection, and each one more than MAX_PROOF_OFFSET past its SYN would cost 8 of the
+    // second's guesses (two closed connections' strays used up all 64). It gets the RESET any
+    // stray gets. A new connect reusing that source and id (1 in 65536 per closed id) that a
+    // flood also evicted must then resend its SYN.
+    if (this.recentlyClosed.has(source)) return false;
+    // Brute force of one connection's cookie: a few wrong guesses, then none for a while.
     let record = this.proofFailures.get(source);
     if (record !== undefined && now >= record.forgetAt) {
       this.proofFailures.delete(source);
@@ -406,10 +414,6 @@ export class Endpoint implements ConnectionHost {
         break;
       }
     }
-    // A late or replayed packet of a connection we accepted and removed carries a valid cookie
-    // too: it must not bring that connection back (as handleSyn refuses its SYN). Not a failed
-    // proof either: it gets the RESET any stray gets.
-    if (synSeq >= 0 && this.recentlyClosed.get(closedKey(remote, packet.connectionId))?.synSeq === synSeq) return false;
     if (synSeq < 0) {
       this.counters.cookieFailures++;
       this.proofBudget -= MAX_PROOF_OFFSET;

@@ -99,12 +99,18 @@ describe('SYN cookies only after a flood', () => {
     return (reply.data[16]! << 8) | reply.data[17]!;
   }
 
-  test('a flood-evicted client whose confirmations were lost for 20 s is still accepted by its cookie (issue 6 item 10: ECONNRESET after connect)', () => {
-    const endpoint = new Endpoint({ random: mulberry32(13), config: { maxUnconfirmed: 1 } });
+  /** A listening endpoint (room for one unconfirmed connection) whose client `source(1)` (SYN id 1000, seq 2000) was evicted; nothing sent since. */
+  function evictedClient(seed: number): { endpoint: Endpoint; client: ReturnType<typeof source>; isn: number } {
+    const endpoint = new Endpoint({ random: mulberry32(seed), config: { maxUnconfirmed: 1 } });
     endpoint.listening = true;
     const client = source(1);
     const isn = evicted(endpoint, client, 1000, 2000);
     endpoint.transmits.length = 0;
+    return { endpoint, client, isn };
+  }
+
+  test('a flood-evicted client whose confirmations were lost for 20 s is still accepted by its cookie (issue 6 item 10: ECONNRESET after connect)', () => {
+    const { endpoint, client, isn } = evictedClient(13);
     // Its retransmitted confirmation arrives 20 s later (the first ones were dropped).
     endpoint.handleDatagram(packet({ type: PacketType.Data, connectionId: 1001, seq: 2001, ack: (isn - 1) & 0xffff }), client, 20_000);
     assert.equal(endpoint.events.filter((e) => e.type === 'connection').length, 1);
@@ -114,11 +120,7 @@ describe('SYN cookies only after a flood', () => {
   test('a flood-evicted client whose first packet was dropped is accepted by a later one (issue 9: ECONNRESET after connect in a crowd)', () => {
     // 2,000 clients on their own sockets connecting at once: every failed proof was a DATA packet
     // one past the first, whose cookie the server checked as if it were the first.
-    const endpoint = new Endpoint({ random: mulberry32(17), config: { maxUnconfirmed: 1 } });
-    endpoint.listening = true;
-    const client = source(1);
-    const isn = evicted(endpoint, client, 1000, 2000);
-    endpoint.transmits.length = 0;
+    const { endpoint, client, isn } = evictedClient(17);
     // DATA 2001 was dropped; 2002 and 2003 arrive.
     endpoint.handleDatagram(packet({ type: PacketType.Data, connectionId: 1001, seq: 2002, ack: (isn - 1) & 0xffff }), client, 2);
     endpoint.handleDatagram(packet({ type: PacketType.Data, connectionId: 1001, seq: 2003, ack: (isn - 1) & 0xffff }), client, 2);

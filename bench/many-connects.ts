@@ -50,7 +50,16 @@ server.listen(0, '127.0.0.1', async () => {
   const own: SharedSocket[] = [];
   for (let i = 0; OWN_SOCKETS && i < n; i++) {
     const socket = createSocket();
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    const error = await new Promise<Error | undefined>((resolve) => {
+      socket.once('error', resolve);
+      socket.bind(0, '127.0.0.1', () => resolve(undefined));
+    });
+    if (error) {
+      // Typically EMFILE: a file descriptor per client is more than `ulimit -n` allows.
+      const code = (error as NodeJS.ErrnoException).code ?? error.message;
+      console.log(JSON.stringify({ n, skipped: `a socket per client: ${code} after ${i} sockets (ulimit -n)` }));
+      process.exit(0);
+    }
     own.push(socket);
   }
   const failures = new Map<string, number>();

@@ -21,15 +21,21 @@ export interface ProgressOptions {
   show: 'sender' | 'receiver';
   /** Never draw (--json: nothing but the JSON object). */
   quiet?: boolean;
+  /** The clock (ms; tests give their own). */
+  now?: () => number;
 }
 
 export class Progress {
   private bytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly samples: Array<{ at: number; bytes: number }> = [];
-  private readonly startedAt = performance.now();
+  private readonly now: () => number;
+  private readonly startedAt: number;
 
-  constructor(private readonly options: ProgressOptions) {}
+  constructor(private readonly options: ProgressOptions) {
+    this.now = options.now ?? (() => performance.now());
+    this.startedAt = this.now();
+  }
 
   /** Whether a line will be drawn at all (stderr is a terminal). */
   get enabled(): boolean {
@@ -46,32 +52,38 @@ export class Progress {
     this.bytes = bytes;
   }
 
-  /** Draws the line one last time (the final state) and moves to a fresh line. */
+  /**
+   * Draws the line one last time and moves to a fresh line. The final line shows the whole
+   * transfer's average rate, not the last few seconds': a sender whose last bytes went out more
+   * than RATE_WINDOW_MS before it closed showed "0.0 MiB/s  ETA -:--" at 100%.
+   */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (!this.enabled) return;
-    this.draw();
+    this.draw(true);
     this.options.stream.write('\n');
   }
 
-  private draw(): void {
-    const now = performance.now();
+  private draw(final = false): void {
+    const now = this.now();
     this.samples.push({ at: now, bytes: this.bytes });
     while (this.samples.length > 2 && now - this.samples[0]!.at > RATE_WINDOW_MS) this.samples.shift();
     const first = this.samples[0]!;
-    const elapsed = now - first.at > 0 ? now - first.at : now - this.startedAt;
-    const base = now - first.at > 0 ? first.bytes : 0;
+    const windowed = !final && now - first.at > 0;
+    const elapsed = windowed ? now - first.at : now - this.startedAt;
+    const base = windowed ? first.bytes : 0;
     const rate = elapsed > 0 ? ((this.bytes - base) * 1000) / elapsed : 0;
 
     const { total, label } = this.options;
     const percent = total > 0 ? Math.floor((this.bytes / total) * 100) : 100;
+    const left = total - this.bytes;
     const parts = [
       label,
       `${formatBytes(this.bytes)} / ${formatBytes(total)}`,
       `${percent}%`,
       formatRate(rate),
-      `ETA ${rate > 0 ? formatDuration((total - this.bytes) / rate) : '-:--'}`,
+      `ETA ${left <= 0 ? formatDuration(0) : rate > 0 ? formatDuration(left / rate) : '-:--'}`,
     ];
     const stats = this.options.stats?.();
     if (stats) {

@@ -8,16 +8,14 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Connection } from '../../src/protocol/connection.js';
 import type { Remote } from '../../src/protocol/events.js';
-import { Endpoint, MAX_PROOF_OFFSET } from '../../src/protocol/endpoint.js';
-import { encodePacket, PacketType, type HeaderFields } from '../../src/protocol/packet.js';
+import { MAX_PROOF_OFFSET } from '../../src/protocol/endpoint.js';
+import { PacketType } from '../../src/protocol/packet.js';
 import { seqAdd } from '../../src/protocol/seq.js';
 import type { SynCookieSource } from '../../src/protocol/syn-cookie.js';
-import { firstDifference, mulberry32, seededBytes, SimNetwork } from '../helpers/sim-network.js';
+import { firstDifference, seededBytes, SimNetwork } from '../helpers/sim-network.js';
 import { spoofSource as source } from '../helpers/injection.js';
+import { evictWithSyn, oneSlotServer, packet, synFrom } from '../helpers/cookie-server.js';
 
-function packet(fields: Partial<HeaderFields> & { type: PacketType }, payload?: Uint8Array): Uint8Array {
-  return encodePacket({ connectionId: 0, timestamp: 0, timestampDifference: 0, windowSize: 65536, seq: 0, ack: 0, ...fields }, payload);
-}
 
 const FLOODER: Remote = { address: '172.16.0.1', port: 1, family: 'IPv4' };
 
@@ -78,13 +76,10 @@ describe('SYN cookies: a later packet proves the connection (MAX_PROOF_OFFSET)',
     [5, PacketType.Data, 65533],
   ] as const) {
     test(`a ${PacketType[type]} ${first} past SYN ${synSeq} arrives first, then the retransmissions: in order, acked, ${type === PacketType.Fin ? 'ended' : 'open'}`, () => {
-      const endpoint = new Endpoint({ random: mulberry32(17), config: { maxUnconfirmed: 1 } });
-      endpoint.listening = true;
+      const endpoint = oneSlotServer(17);
       const client = source(1);
-      endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 1000, seq: synSeq }), client, 0);
-      const reply = endpoint.transmits.find((t) => t.remote === client)!;
-      const ack = (((reply.data[16]! << 8) | reply.data[17]!) - 1) & 0xffff;
-      endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 5, seq: 5 }), source(99), 1);
+      const ack = (synFrom(endpoint, client, 1000, synSeq, 0) - 1) & 0xffff;
+      evictWithSyn(endpoint, 1);
       endpoint.transmits.length = 0;
       const at = (offset: number) => seqAdd(synSeq, offset);
       // DATA 1..first-1 were sent and lost; the packet at `first` arrives (a STATE carries the next seq_nr: nothing of its own).
@@ -109,13 +104,10 @@ describe('SYN cookies: a later packet proves the connection (MAX_PROOF_OFFSET)',
   }
 
   test('SYN seq_nr wraps: a SYN at 65533, its DATA 0 (offset 3) confirms with the SYN seq 65533', () => {
-    const endpoint = new Endpoint({ random: mulberry32(17), config: { maxUnconfirmed: 1 } });
-    endpoint.listening = true;
+    const endpoint = oneSlotServer(17);
     const client = source(1);
-    endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 1000, seq: 65533 }), client, 0);
-    const reply = endpoint.transmits.find((t) => t.remote === client)!;
-    const isn = (reply.data[16]! << 8) | reply.data[17]!;
-    endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 5, seq: 5 }), source(99), 1);
+    const isn = synFrom(endpoint, client, 1000, 65533, 0);
+    evictWithSyn(endpoint, 1);
     endpoint.transmits.length = 0;
     endpoint.handleDatagram(packet({ type: PacketType.Data, connectionId: 1001, seq: 0, ack: (isn - 1) & 0xffff }), client, 2);
     const accepted = endpoint.events.find((e) => e.type === 'connection');
@@ -138,8 +130,7 @@ describe('SYN cookies: strays of a connection we accepted and closed', () => {
    * the application destroys them all, then a flood evicts someone: cookies are on.
    */
   function closedThenFlood(validSeqs: Set<number>, clients = 1) {
-    const endpoint = new Endpoint({ random: mulberry32(3), config: { maxUnconfirmed: 1 }, synCookies: cookiesValidFor(validSeqs, 500) });
-    endpoint.listening = true;
+    const endpoint = oneSlotServer(3, cookiesValidFor(validSeqs, 500));
     for (let i = 1; i <= clients; i++) {
       endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 1000, seq: 2000 }), source(i), 0);
       endpoint.handleDatagram(packet({ type: PacketType.Data, connectionId: 1001, seq: 2001, ack: 499 }), source(i), 1);
@@ -148,8 +139,8 @@ describe('SYN cookies: strays of a connection we accepted and closed', () => {
       endpoint.remove(accepted.connection); // the application destroyed it
     }
     endpoint.events.length = 0;
-    endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 5, seq: 5 }), source(98), 10);
-    endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 6, seq: 6 }), source(99), 10);
+    evictWithSyn(endpoint, 10, source(98));
+    evictWithSyn(endpoint, 10, source(99));
     assert.equal(endpoint.counters.unconfirmedEvicted, 1);
     return endpoint;
   }

@@ -6,15 +6,12 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Endpoint, MAX_PROOF_OFFSET } from '../../src/protocol/endpoint.js';
-import { encodePacket, PacketType, type HeaderFields } from '../../src/protocol/packet.js';
+import { encodePacket, PacketType } from '../../src/protocol/packet.js';
 import { sipHash24 } from '../../src/protocol/siphash.js';
 import { SynCookies } from '../../src/protocol/syn-cookie.js';
 import { spoofedStates, spoofSource as source } from '../helpers/injection.js';
 import { mulberry32 } from '../helpers/sim-network.js';
-
-function packet(fields: Partial<HeaderFields> & { type: PacketType }): Uint8Array {
-  return encodePacket({ connectionId: 0, timestamp: 0, timestampDifference: 0, windowSize: 65536, seq: 0, ack: 0, ...fields });
-}
+import { evictWithSyn, oneSlotServer, packet, synFrom } from '../helpers/cookie-server.js';
 
 describe('SipHash-2-4', () => {
   test('reference test vectors (key 00..0f; messages 00..0e, empty, 00..07)', () => {
@@ -93,16 +90,14 @@ describe('SYN cookies only after a flood', () => {
 
   /** A listening endpoint with room for one unconfirmed connection; `client`'s SYN at t=0 is evicted at t=1. Returns its ISN. */
   function evicted(endpoint: Endpoint, client: ReturnType<typeof source>, id: number, seq: number): number {
-    endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: id, seq }), client, 0);
-    const reply = endpoint.transmits.find((t) => t.remote === client)!;
-    endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 5, seq: 5 }), source(99), 1); // evicts it
-    return (reply.data[16]! << 8) | reply.data[17]!;
+    const isn = synFrom(endpoint, client, id, seq, 0);
+    evictWithSyn(endpoint, 1);
+    return isn;
   }
 
   /** A listening endpoint (room for one unconfirmed connection) whose client `source(1)` (SYN id 1000, seq 2000) was evicted; nothing sent since. */
   function evictedClient(seed: number): { endpoint: Endpoint; client: ReturnType<typeof source>; isn: number } {
-    const endpoint = new Endpoint({ random: mulberry32(seed), config: { maxUnconfirmed: 1 } });
-    endpoint.listening = true;
+    const endpoint = oneSlotServer(seed);
     const client = source(1);
     const isn = evicted(endpoint, client, 1000, 2000);
     endpoint.transmits.length = 0;
@@ -135,12 +130,10 @@ describe('SYN cookies only after a flood', () => {
   });
 
   test('failed proofs from one client do not lock out another client behind the same address (NAT)', () => {
-    const endpoint = new Endpoint({ random: mulberry32(14), config: { maxUnconfirmed: 1 } });
-    endpoint.listening = true;
+    const endpoint = oneSlotServer(14);
     const nat = source(1);
     const other = { ...nat, port: nat.port + 1 };
-    endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 3000, seq: 4000 }), other, 0);
-    const otherIsn = (endpoint.transmits.find((t) => t.remote === other)!.data[16]! << 8) | endpoint.transmits.find((t) => t.remote === other)!.data[17]!;
+    const otherIsn = synFrom(endpoint, other, 3000, 4000, 0);
     evicted(endpoint, nat, 1000, 2000); // also evicts `other`'s entry (room for one)
     // The first client behind the address sends wrong proofs until it is refused.
     for (let i = 0; i < 6; i++) endpoint.handleDatagram(packet({ type: PacketType.State, connectionId: 1001, seq: 2001, ack: i }), nat, 2);
@@ -151,12 +144,9 @@ describe('SYN cookies only after a flood', () => {
 
   test('failed proofs for one connection do not lock out another from the same address and port (issue 9)', () => {
     // One UDP port, many connections (connect()'s shared socket, a BitTorrent client's port).
-    const endpoint = new Endpoint({ random: mulberry32(16), config: { maxUnconfirmed: 1 } });
-    endpoint.listening = true;
+    const endpoint = oneSlotServer(16);
     const client = source(1);
-    endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 3000, seq: 4000 }), client, 0);
-    const reply = endpoint.transmits.find((t) => t.remote === client)!;
-    const secondIsn = (reply.data[16]! << 8) | reply.data[17]!;
+    const secondIsn = synFrom(endpoint, client, 3000, 4000, 0);
     evicted(endpoint, client, 1000, 2000); // also evicts the second connection's entry (room for one)
     // The first connection's proofs fail (its first packet was dropped; later ones carry other seq_nrs).
     for (let i = 0; i < 6; i++) endpoint.handleDatagram(packet({ type: PacketType.Data, connectionId: 1001, seq: 2003 + i, ack: i }), client, 2);
@@ -166,11 +156,9 @@ describe('SYN cookies only after a flood', () => {
   });
 
   test('a confirming packet replayed after its connection was destroyed does not bring it back by cookie', () => {
-    const endpoint = new Endpoint({ random: mulberry32(15), config: { maxUnconfirmed: 1 } });
-    endpoint.listening = true;
+    const endpoint = oneSlotServer(15);
     const client = source(1);
-    endpoint.handleDatagram(packet({ type: PacketType.Syn, connectionId: 1000, seq: 2000 }), client, 0);
-    const isn = (endpoint.transmits.find((t) => t.remote === client)!.data[16]! << 8) | endpoint.transmits.find((t) => t.remote === client)!.data[17]!;
+    const isn = synFrom(endpoint, client, 1000, 2000, 0);
     const confirm = encodePacket(
       { type: PacketType.Data, connectionId: 1001, timestamp: 0, timestampDifference: 0, windowSize: 65536, seq: 2001, ack: (isn - 1) & 0xffff },
       new TextEncoder().encode('GET /'),

@@ -31,8 +31,8 @@ export interface EndpointCounters {
 
 /**
  * Failed cookie proofs (packets, each tried at MAX_PROOF_OFFSET seq_nrs) for one connection
- * (address, port and connection id) before it may not try again for a while. Per port, not per address: clients behind one NAT address must not lock
- * each other out. Per connection id, not per port: one UDP port carries many connections (a
+ * (address, port and connection id) before it may not try again for a while. Per port, not per
+ * address: clients behind one NAT address must not lock each other out. Per connection id, not per port: one UDP port carries many connections (a
  * BitTorrent client's, or connect()'s shared socket), and under a burst a legitimate one fails
  * its proof when its first packet was dropped and a later one arrives first; with the lock per
  * port, 4 such failures shut out every other connection from that port (issue 9: 10,000
@@ -45,7 +45,7 @@ const PROOF_FAILURE_MEMORY = COOKIE_LIFETIME_MS;
 /** Connections whose failed proofs are remembered at most (oldest forgotten first). */
 const MAX_PROOF_SOURCES = 4096;
 /** Cookie guesses per second, all sources together, before cookies are off until the next second. */
-const PROOF_FAILURES_PER_SECOND = 64;
+const PROOF_GUESSES_PER_SECOND = 64;
 /**
  * A proof is tried against the SYN seq_nr the packet implies as its initiator's first (seq_nr - 1)
  * and as any of its next ones, up to this many back: under a burst the first packet after our
@@ -121,7 +121,7 @@ export class Endpoint implements ConnectionHost {
   private cookiesUntil = -Infinity;
   /** Failed cookie proofs per source address, port and connection id (bounded; see MAX_PROOF_FAILURES). */
   private readonly proofFailures = new Map<string, { failures: number; forgetAt: number }>();
-  private proofBudget = PROOF_FAILURES_PER_SECOND;
+  private proofBudget = PROOF_GUESSES_PER_SECOND;
   private proofBudgetAt = 0;
   private readonly random: RandomSource;
   private readonly newController: CongestionControllerFactory;
@@ -400,7 +400,7 @@ export class Endpoint implements ConnectionHost {
     if (record !== undefined && record.failures >= MAX_PROOF_FAILURES) return false;
     // Spoofed sources are unlimited: all together get a bounded number of guesses per second.
     if (now - this.proofBudgetAt >= 1000) {
-      this.proofBudget = PROOF_FAILURES_PER_SECOND;
+      this.proofBudget = PROOF_GUESSES_PER_SECOND;
       this.proofBudgetAt = now;
     }
     if (this.proofBudget < MAX_PROOF_OFFSET) return false;

@@ -624,17 +624,17 @@ export class SimNetwork {
     }
   }
 
-  /** What the driver's flushNow does: timeouts, flush, send, dispatch; again while events cause work. */
+  /** What the driver's flushNow does: timeouts, dispatch, flush, send; again while events cause work. */
   private service(host: SimHost): void {
     const endpoint = host.endpoint;
     for (let round = 0; ; round++) {
       if (round > 10_000) throw new Error(`host ${host.name}: events never settle at t=${this.now}`);
       endpoint.handleTimeout(this.now);
+      const events = endpoint.events.splice(0);
+      for (const event of events) this.dispatch(host, event);
       endpoint.flush(this.now);
       this.sendTransmits(host);
       if (endpoint.events.length === 0) break;
-      const events = endpoint.events.splice(0);
-      for (const event of events) this.dispatch(host, event);
     }
   }
 

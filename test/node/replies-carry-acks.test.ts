@@ -1,0 +1,126 @@
+/**
+ * The driver runs the application's event handlers before it flushes (issue 9): what the
+ * application writes on 'connect' or in answer to 'data' goes out in the same flush as the ACK it
+ * would otherwise have followed, and carries that ACK (as libutp's deferred ACKs and libtorrent's
+ * m_deferred_ack do). Real sockets on loopback; the packets each side sent are read off the
+ * diagnostics channel.
+ */
+import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { connect, createServer, traceChannels, type Socket } from '../../src/index.js';
+import type { PacketSentMessage } from '../../src/trace/channels.js';
+
+/** The types of the packets each side sent, in order, while `body` runs. */
+async function sentPackets(body: () => Promise<void>): Promise<{ client: string[]; server: string[] }> {
+  const sent = { client: [] as string[], server: [] as string[] };
+  const listener = (message: unknown): void => {
+    const m = message as PacketSentMessage;
+    (m.connection.initiator ? sent.client : sent.server).push(m.type);
+  };
+  diagnosticsChannel.subscribe(traceChannels.packetSent, listener);
+  try {
+    await body();
+  } finally {
+    diagnosticsChannel.unsubscribe(traceChannels.packetSent, listener);
+  }
+  return sent;
+}
+
+/** An echo server; runs `body` with its port, then closes it. */
+async function withEchoServer(body: (port: number) => Promise<void>): Promise<void> {
+  const server = createServer((socket: Socket) => {
+    socket.on('error', () => {});
+    socket.pipe(socket);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    await body(server.address()!.port);
+  } finally {
+    server.close();
+  }
+}
+
+/**
+ * Connects and, for each message in turn, writes it (the first on 'connect') and waits for its
+ * whole echo; resolves with the echoes.
+ */
+function echoes(port: number, messages: string[]): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const client = connect(port, '127.0.0.1');
+    const answers: string[] = [];
+    let pending = '';
+    client.on('error', reject);
+    client.on('connect', () => client.write(messages[0]!));
+    client.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      if (pending.length < messages[answers.length]!.length) return;
+      answers.push(pending);
+      pending = '';
+      if (answers.length < messages.length) client.write(messages[answers.length]!);
+      else {
+        client.destroy();
+        resolve(answers);
+      }
+    });
+  });
+}
+
+test("a client that writes on 'connect' sends no ACK of its own: its first DATA confirms the handshake", async () => {
+  let answers: string[] = [];
+  const sent = await sentPackets(() => withEchoServer(async (port) => void (answers = await echoes(port, ['hello']))));
+  assert.deepEqual(answers, ['hello']);
+  // Before: syn, state (the confirmation, flushed before 'connect' ran), data.
+  assert.deepEqual(sent.client.slice(0, 2), ['syn', 'data'], `client sent ${sent.client.join(', ')}`);
+});
+
+test('an answer carries the ACK of the request it answers: no STATE goes out alone before it', async () => {
+  let answers: string[] = [];
+  const sent = await sentPackets(() => withEchoServer(async (port) => void (answers = await echoes(port, ['first', 'second', 'third']))));
+  assert.deepEqual(answers, ['first', 'second', 'third']);
+  // The first request reaches a socket that is not flowing yet (pipe() resumes it on a later tick),
+  // so its echo follows an ACK; the later ones arrive at the piped socket, and the echo is the ACK.
+  // Before: state, data for each of them.
+  const afterFirstEcho = sent.server.slice(sent.server.indexOf('data') + 1);
+  assert.deepEqual(afterFirstEcho.slice(0, 2), ['data', 'data'], `server sent ${sent.server.join(', ')}`);
+});
+
+test('a listener that throws before the flush: the ACK it held up goes at the next immediate', () => {
+  // In a child process, as the exception must reach it as an uncaught exception (as from any
+  // emitter). The server's 'data' listener throws at the second DATA; the flush of that burst (the
+  // ACK) has not run yet. A check queued from the exception handler runs after the driver's
+  // rescheduled flush, before the client could resend anything: the ACK must be out by then.
+  const index = new URL('../../src/index.js', import.meta.url).href;
+  const script = `
+    import diagnosticsChannel from 'node:diagnostics_channel';
+    import { connect, createServer, traceChannels } from ${JSON.stringify(index)};
+    let acks = 0;
+    diagnosticsChannel.subscribe(traceChannels.packetSent, (m) => { if (!m.connection.initiator && m.type === 'state') acks++; });
+    process.on('uncaughtException', (error) => {
+      if (error.message !== 'listener bug') throw error;
+      const before = acks;
+      setImmediate(() => {
+        console.log(JSON.stringify({ acksAtThrow: before, acksAfter: acks }));
+        process.exit(0);
+      });
+    });
+    // The first DATA reaches a socket that is not flowing yet ('data' listeners resume it on a
+    // later tick, outside the driver); the second, 50 ms on, is dispatched by the driver itself.
+    let chunks = 0;
+    const server = createServer((socket) => socket.on('data', () => { if (++chunks === 2) throw new Error('listener bug'); }));
+    server.listen(0, '127.0.0.1', () => {
+      const client = connect(server.address().port, '127.0.0.1');
+      client.on('connect', () => {
+        client.write('x');
+        setTimeout(() => client.write('y'), 50);
+      });
+    });
+  `;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 15_000 });
+  assert.equal(result.status, 0, result.stderr);
+  const { acksAtThrow, acksAfter } = JSON.parse(result.stdout.trim()) as { acksAtThrow: number; acksAfter: number };
+  assert.ok(acksAfter > acksAtThrow, `server ACKs: ${acksAtThrow} at the throw, ${acksAfter} after`);
+});

@@ -1437,6 +1437,10 @@ export class Connection implements LossHost {
     if (linger) {
       this.timers.arm('expires', this.lastReceived + this.config.lingerTime);
     } else {
+      // Gone: nothing more leaves for it, not even an ACK owed from this burst (after our RESET
+      // it would tell the peer we are alive, and the peer would keep the connection for good).
+      this.ackPending = false;
+      this.sackOwed = false;
       this.host.remove(this);
     }
   }

@@ -1437,6 +1437,11 @@ export class Connection implements LossHost {
     if (linger) {
       this.timers.arm('expires', this.lastReceived + this.config.lingerTime);
     } else {
+      // Gone: an ACK still owed must not follow (the connection may be in this flush's list yet,
+      // aborted by a handler that ran before it). Its RESET, if any, carried our ack_nr; a STATE
+      // after it told the peer the RESET was forged, and the peer closed an RTT later.
+      this.ackPending = false;
+      this.sackOwed = false;
       this.host.remove(this);
     }
   }

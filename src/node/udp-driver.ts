@@ -367,7 +367,7 @@ export class UdpDriver extends EventEmitter {
     let settled = false;
     try {
       for (let round = 0; round < 8; round++) {
-        const now = performance.now();
+        let now = performance.now();
         endpoint.handleTimeout(now);
         // The application first, the flush after (as libutp's deferred ACKs and libtorrent's
         // m_deferred_ack): what it writes on 'connect' or in answer to 'data' carries the ACK
@@ -377,6 +377,11 @@ export class UdpDriver extends EventEmitter {
         if (endpoint.events.length > 0) {
           this.dispatchEvents();
           if (this.closed) return; // a handler closed the socket: nothing can be sent
+          // The handlers took their time: what the flush sends is stamped, timed (RTT samples,
+          // timers) and paced from now. With the clock read before them, a 30 ms handler gave
+          // its echo's sender an RTT of 31 ms on loopback, and the peer a one-way delay 30 ms
+          // too long, which it echoes back to our LEDBAT as queueing delay.
+          now = performance.now();
         }
         endpoint.flush(now);
         this.sendTransmits();

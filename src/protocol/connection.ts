@@ -1437,8 +1437,10 @@ export class Connection implements LossHost {
     if (linger) {
       this.timers.arm('expires', this.lastReceived + this.config.lingerTime);
     } else {
-      // Gone: nothing more leaves for it, not even an ACK owed from this burst (after our RESET
-      // it would tell the peer we are alive, and the peer would keep the connection for good).
+      // Gone: an ACK still owed must not follow (the connection may be in this flush's list yet,
+      // aborted by a handler that ran before it). Its RESET, if any, carried our ack_nr; a STATE
+      // after it told the peer the RESET was forged: the peer closed an RTT later, or, with
+      // nothing left to resend, never (its connection and socket stayed open for good).
       this.ackPending = false;
       this.sackOwed = false;
       this.host.remove(this);

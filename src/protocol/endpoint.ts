@@ -64,8 +64,9 @@ const MAX_RECENTLY_CLOSED = 1024;
  *
  * Calling contract: feed it every datagram (`handleDatagram`; false means "not µTP", for the
  * driver to pass on) and call `handleTimeout` once `nextWake` has passed, always with the current
- * time in ms. After each burst of input call `flush(now)`, then send `transmits` and dispatch
- * `events` (both arrays are the driver's to empty). Nothing here reads a clock or does I/O.
+ * time in ms. After each burst of input dispatch `events` (the application may write in answer,
+ * so that its data carries the ACK), then call `flush(now)` and send `transmits` (both arrays are
+ * the driver's to empty). Nothing here reads a clock or does I/O.
  */
 export class Endpoint implements ConnectionHost {
   readonly config: EndpointConfig;

@@ -9,9 +9,9 @@
  *
  * The event loop mirrors src/node/udp-driver.ts: datagrams arriving at the same instant form a
  * burst, each goes to `handleDatagram`, then the host is serviced once: `handleTimeout(now)`,
- * `flush(now)`, send `transmits`, dispatch `events` (which may make the application write, so
- * repeat until no events are left). A host whose `nextWake` has come is serviced the same way.
- * Nothing waits in real time.
+ * dispatch `events` (the application may write, and its data carries the ACK), `flush(now)`, send
+ * `transmits` (repeat while the flush left events). A host whose `nextWake` has come is serviced
+ * the same way. Nothing waits in real time, and the application's handlers take none.
  */
 import type { EndpointConfig } from '../../src/protocol/config.js';
 import { SynCookies, type SynCookieSource } from '../../src/protocol/syn-cookie.js';

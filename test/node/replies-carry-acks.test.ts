@@ -124,3 +124,57 @@ test('a listener that throws before the flush: the ACK it held up goes at the ne
   const { acksAtThrow, acksAfter } = JSON.parse(result.stdout.trim()) as { acksAtThrow: number; acksAfter: number };
   assert.ok(acksAfter > acksAtThrow, `server ACKs: ${acksAtThrow} at the throw, ${acksAfter} after`);
 });
+
+test("the handlers' time does not age what the flush after them sends (timestamps, RTT samples)", async () => {
+  // The clock jumps 300 ms in the server's 'data' handler, as if it had worked that long, before
+  // the handler echoes the request. The echo leaves after the handler: its timestamp and its
+  // send time (the server's RTT sample when the client acks it) must be read after the jump. With
+  // the flush using the clock read before the handlers, the client measured the echo's one-way
+  // delay 300 ms too long (its next packet echoes that to the server's LEDBAT as queueing delay)
+  // and the server took an RTT sample of 300 ms on loopback.
+  const JUMP = 300;
+  const realNow = performance.now.bind(performance);
+  let skew = 0;
+  performance.now = () => realNow() + skew;
+  const echoedDelays: number[] = [];
+  let rttAtSecond: number | undefined;
+  let echoes = 0;
+  const listener = (message: unknown): void => {
+    const m = message as PacketSentMessage;
+    // What the client sends once it has the first echo: its timestamp_difference is that echo's
+    // one-way delay.
+    if (m.connection.initiator && echoes === 1) echoedDelays.push(m.timestampDifference / 1000);
+  };
+  diagnosticsChannel.subscribe(traceChannels.packetSent, listener);
+  let requests = 0;
+  const server = createServer((socket: Socket) => {
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => {
+      if (++requests === 1) skew += JUMP;
+      // The second request acknowledges the first echo: the server's RTT sample of it is in.
+      else rttAtSecond = socket.stats()!.latestRtt;
+      socket.write(chunk);
+    });
+  });
+  try {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = connect(server.address()!.port, '127.0.0.1');
+    client.on('error', () => {});
+    await once(client, 'connect');
+    client.write('first');
+    await once(client, 'data');
+    echoes = 1;
+    client.write('second');
+    await once(client, 'data');
+    echoes = 2;
+    client.destroy();
+  } finally {
+    diagnosticsChannel.unsubscribe(traceChannels.packetSent, listener);
+    performance.now = realNow;
+    server.close();
+  }
+  assert.ok(echoedDelays.length > 0, 'the client sent nothing after the first echo');
+  assert.ok(echoedDelays[0]! < JUMP / 2, `one-way delay of the echo as the client measured it: ${echoedDelays[0]} ms`);
+  assert.ok(rttAtSecond !== undefined && rttAtSecond < JUMP / 2, `server's RTT sample of the echo: ${rttAtSecond} ms`);
+});

@@ -112,12 +112,12 @@ const CLASSIC: CongestionControllerFactory = (c) => new Ledbat(c.packetSize, { t
 
 /**
  * Start spacings (ms) around the four-flow scenario's 5 s, for its Jain's index on the bench's
- * shape. There the index is chaotic in the timing: over 21 spacings from 4,800 to 5,200 ms it
- * ranged 0.72-1.00 (median 0.96, 6 below 0.9), and 0.74-1.00 (median 0.94, 7 below 0.9) with the
- * driver's order before the application's events went ahead of the flush; the spacing of 5 s
- * alone went from 0.92 to 0.85 with that change, which altered nothing else (two flows over 81
- * spacings: 4 below 0.9 either way, mean 0.966 / 0.961). So one spacing proves nothing either
- * way; the typical case and the worst of a few do.
+ * shape. There the index is chaotic in the timing: over 41 spacings from 3,000 to 7,000 ms (flows
+ * start on the 100 ms steps the run is driven in, so these are all distinct runs) it had a median
+ * of 0.976 with 12 below 0.9, against 0.959 with 11 below with the driver's order before the
+ * application's handlers went ahead of the flush; the spacing of 5 s alone went from 0.92 to 0.85
+ * with that change, which moved nothing else (docs/performance-state.md, fifth session). So one
+ * spacing proves nothing either way; the typical case and the worst of a few do.
  */
 const BENCH_SPACINGS = [4_800, 4_900, 5_000, 5_100, 5_200];
 

@@ -372,8 +372,8 @@ export class UdpDriver extends EventEmitter {
         // The application first, the flush after (as libutp's deferred ACKs and libtorrent's
         // m_deferred_ack): what it writes on 'connect' or in answer to 'data' carries the ACK
         // that would otherwise go out alone just before (a request's answer, an echo, the
-        // BitTorrent handshake sent on connect). 10,000 connects with a 4 KiB echo each: 16
-        // datagrams per connection instead of 19, x1.19 the connects per second.
+        // BitTorrent handshake sent on connect). Connections that echo 4 KiB: 16 datagrams each
+        // instead of 19, and 10,000 of them at once done in 4.3 s instead of 5.3 (medians of 5).
         if (endpoint.events.length > 0) {
           this.dispatchEvents();
           if (this.closed) return; // a handler closed the socket: nothing can be sent

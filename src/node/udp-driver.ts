@@ -135,6 +135,11 @@ export class UdpDriver extends EventEmitter {
    * next iteration too, so that a poll phase that reads nothing still ends the backlog.
    */
   private readonly runFlush = (): void => {
+    // Cleared here, by the immediate it stands for, not by every flush: a flush from elsewhere
+    // (the tick after a round that announced a connection, MAX_BURST, the timer) leaves this
+    // immediate queued, and clearing the flag then let the next burst queue a second one, so two
+    // end-of-burst flushes ran in one check phase (the second judging an empty burst).
+    this.flushScheduled = false;
     this.judgeBurst();
     this.flushNow();
     if (this.endpoint.inputBacklogUntil === Infinity) this.scheduleFlush();
@@ -360,7 +365,6 @@ export class UdpDriver extends EventEmitter {
   private readonly flushAfterTicks = (): void => this.flushNow(true);
 
   private flushNow(deferred = false): void {
-    this.flushScheduled = false;
     this.sinceFlush = 0;
     if (this.closed) return;
     const endpoint = this.endpoint;

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { DEFAULT_CONFIG } from '../../src/protocol/config.js';
 import type { Connection } from '../../src/protocol/connection.js';
 import type { EndpointEvent } from '../../src/protocol/events.js';
-import { SimNetwork, sentBy, typeName, type SimApp, type SimHost } from '../helpers/sim-network.js';
+import { seededBytes, SimNetwork, sentBy, typeName, type SimApp, type SimHost } from '../helpers/sim-network.js';
 
 /** Destroys its connection at the first event of `type`, as Socket.destroy() does. */
 class Destroyer implements SimApp {
@@ -65,3 +65,21 @@ for (const where of ['data', 'connection'] as const) {
     assert.ok(peerClosedAfter <= LATENCY + DEFAULT_CONFIG.minRto, `the peer closed ${peerClosedAfter} ms after the RESET left`);
   });
 }
+
+test('a client destroyed in its data handler with its peer\'s only packet unacked: the peer still closes', () => {
+  // One packet of data: an ACK after the RESET would acknowledge all of it, so no resend of the
+  // peer's would draw our endpoint's own RESET either, and the peer would keep the connection for
+  // good.
+  const net = new SimNetwork({ seed: 8 });
+  const a = net.addHost('a');
+  const b = net.addHost('b', { listening: true, accept: { send: seededBytes(4, 500), endWhenWritten: false } });
+  const records = net.capture();
+  const client = a.endpoint.connect(b.remote, net.now);
+  new Destroyer(client, 'data', net);
+  net.kick(a);
+  net.runUntil(() => client.state === 'closed' && b.accepted[0]?.state === 'closed', 10_000);
+  const fromClient = sentBy(records, a).map(typeName);
+  const afterReset = fromClient.slice(fromClient.indexOf('RESET'));
+  assert.ok(afterReset.length > 0 && afterReset.every((type) => type === 'RESET'), `client sent ${fromClient.join(', ')}`);
+  assert.equal(b.accepted[0]?.state, 'closed', 'the peer took the RESET within 10 s');
+});

@@ -32,12 +32,13 @@ export interface EndpointCounters {
 /**
  * Failed cookie proofs (packets, each tried at MAX_PROOF_OFFSET seq_nrs) for one connection
  * (address, port and connection id) before it may not try again for a while. Per port, not per
- * address: clients behind one NAT address must not lock each other out. Per connection id, not per port: one UDP port carries many connections (a
- * BitTorrent client's, or connect()'s shared socket), and under a burst a legitimate one fails
- * its proof when its first packet was dropped and a later one arrives first; with the lock per
- * port, 4 such failures shut out every other connection from that port (issue 9: 10,000
- * connects from one process, 9,200 stuck). Brute force of a connection's cookie has to come
- * from its address, port and id anyway; guesses across ids are bounded by the global budget.
+ * address: clients behind one NAT address must not lock each other out. Per connection id, not
+ * per port: one UDP port carries many connections (a BitTorrent client's, or connect()'s shared
+ * socket), and under a burst a legitimate one fails its proof when its first packet was dropped
+ * and a later one arrives first; with the lock per port, 4 such failures shut out every other
+ * connection from that port (issue 9: 10,000 connects from one process, 9,200 stuck). Brute force
+ * of a connection's cookie has to come from its address, port and id anyway; guesses across ids
+ * are bounded by the global budget.
  */
 const MAX_PROOF_FAILURES = 4;
 /** How long a source's failed proofs count against it (ms): as long as a cookie stays valid. */

@@ -18,8 +18,9 @@ export interface ConnectionExtras {
   /**
    * utp-native: whether each received packet is delivered at once (true) or batched into 64 KiB
    * reads (its own code ignored the argument and always batched). microtp always delivers data as
-   * it arrives, so the closest real knob is the sending side: interactive turns Nagle's
-   * coalescing of small writes off (setNoDelay(true)), false turns it back on (the default).
+   * it arrives (what one read burst brings, as one chunk), so the closest real knob is the
+   * sending side: interactive turns Nagle's coalescing of small writes off (setNoDelay(true)),
+   * false turns it back on (the default).
    *
    * @example
    * ```ts

@@ -49,7 +49,8 @@ export interface SocketOptions {
  * Events (besides those of every `stream.Duplex`):
  * - `'connect'` and then `'ready'`: an outgoing connection is established (the peer answered
  *   our SYN). Incoming sockets are connected when you get them and emit neither.
- * - `'data'` (`Buffer`), `'end'`: the peer's bytes, then its FIN.
+ * - `'data'` (`Buffer`), `'end'`: the peer's bytes, then its FIN. A chunk holds what one read
+ *   burst brought in order (one packet's payload up to a burst's worth), never held back.
  * - `'drain'`: the send buffer has room again after `write()` returned `false`.
  * - `'finish'`: the peer acknowledged everything written, our FIN included (after `end()`).
  * - `'timeout'`: no activity for the time given to {@link Socket.setTimeout}; the socket stays
@@ -343,11 +344,15 @@ export class Socket extends Duplex implements ConnectionOwner {
         this.emit('connect');
         this.emit('ready');
         return;
-      case 'data':
+      case 'data': {
         this.touch();
-        this.push(event.data);
+        // A burst's packets as one chunk: one push and one 'data' per burst instead of per packet
+        // (the copy of up to a burst's bytes costs far less than the stream's work per chunk).
+        const pieces = event.pieces;
+        this.push(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces));
         event.connection.setApplicationBuffered(this.readableLength);
         return;
+      }
       case 'end':
         this.push(null);
         // As net does: with nothing buffered, 'end' fires even if the application never reads,

@@ -873,7 +873,14 @@ export class Connection implements LossHost {
     if (payload.length === 0) return;
     this.counters.bytesReceived += payload.length;
     this.applicationBuffered += payload.length;
-    this.host.events.push({ type: 'data', connection: this, data: payload });
+    // One event per burst (see EndpointEvent 'data'): appended to only while it is the newest
+    // event queued, so no event of this or any other connection ('end', 'close', another's
+    // data) is ever overtaken. An event already dispatched has left host.events and is never
+    // touched again.
+    const events = this.host.events;
+    const newest = events[events.length - 1];
+    if (newest?.type === 'data' && newest.connection === this) newest.pieces.push(payload);
+    else events.push({ type: 'data', connection: this, pieces: [payload] });
   }
 
   // ---------------------------------------------------------------- output

@@ -25,8 +25,17 @@ export type EndpointEvent =
   | { type: 'connection'; connection: Connection }
   /** Our outgoing connection was accepted. */
   | { type: 'connect'; connection: Connection }
-  /** In-order bytes for the application. */
-  | { type: 'data'; connection: Connection; data: Uint8Array }
+  /**
+   * In-order bytes for the application: `pieces` in order (packet payloads, never empty). All
+   * that one burst of input delivers in order to a connection is one event (Connection.deliver
+   * appends to it while it is the newest event queued), so a driver hands its stream one chunk
+   * per burst rather than one per packet: a Node Readable's push and its 'data' listeners cost
+   * per chunk. A list rather than one Uint8Array: the core does not copy payloads (they are
+   * views of the received datagrams), and the consumer joins them once, as it needs (the Node
+   * Socket with Buffer.concat). The name differs from a single `data` so that the compiler
+   * finds every consumer that must read all the pieces.
+   */
+  | { type: 'data'; connection: Connection; pieces: Uint8Array[] }
   /** The peer acknowledged everything we wrote and our FIN: net's 'finish'. */
   | { type: 'finish'; connection: Connection }
   /** The peer finished sending (its FIN and everything before it arrived). */

@@ -146,28 +146,34 @@ export class PairApp implements SimApp {
     this.pair.kick(this.side);
   }
 
+  /** Checks received bytes against the peer's stream and counts them read (or unread). */
+  private check(data: Uint8Array): void {
+    const peerWritten = this.peer?.written ?? 0;
+    if (this.received + data.length > peerWritten) {
+      this.pair.fail('integrity', `side ${this.side} read ${this.received + data.length} bytes, peer wrote only ${peerWritten}`);
+    }
+    const expected = STREAM_TABLES[1 - this.side]!;
+    const at = this.received % 65536;
+    for (let i = 0; i < data.length; i++) {
+      if (data[i] !== expected[at + i]) {
+        this.pair.fail('integrity', `side ${this.side} read a wrong byte at stream offset ${this.received + i} (0x${data[i]!.toString(16)})`);
+        break; // once per piece
+      }
+    }
+    this.received += data.length;
+    if (!this.autoRead) this.unread += data.length;
+  }
+
   onEvent(event: EndpointEvent): void {
     switch (event.type) {
       case 'connect':
         this.connected = true;
         return;
       case 'data': {
-        const peerWritten = this.peer?.written ?? 0;
-        const data = event.data;
-        if (this.received + data.length > peerWritten) {
-          this.pair.fail('integrity', `side ${this.side} read ${this.received + data.length} bytes, peer wrote only ${peerWritten}`);
-        }
-        const expected = STREAM_TABLES[1 - this.side]!;
-        const at = this.received % 65536;
-        for (let i = 0; i < data.length; i++) {
-          if (data[i] !== expected[at + i]) {
-            this.pair.fail('integrity', `side ${this.side} read a wrong byte at stream offset ${this.received + i} (0x${data[i]!.toString(16)})`);
-            break; // once per delivery
-          }
-        }
-        this.received += data.length;
+        // Piece by piece: a piece is one packet's payload, so the table (65536 + MAX_WRITE bytes)
+        // covers it from any offset; an event's pieces together may not fit.
+        for (const data of event.pieces) this.check(data);
         if (this.autoRead) this.unread = 0;
-        else this.unread += data.length;
         this.pair.guard(() => event.connection.setApplicationBuffered(this.unread));
         return;
       }

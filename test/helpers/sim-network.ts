@@ -300,9 +300,11 @@ export class StreamApp implements SimApp {
         this.start();
         return;
       case 'data':
-        this.chunks.push(event.data);
-        this.receivedBytes += event.data.length;
-        this.unread += event.data.length;
+        for (const piece of event.pieces) {
+          this.chunks.push(piece);
+          this.receivedBytes += piece.length;
+          this.unread += piece.length;
+        }
         // The Node Socket reports what the application has not read yet.
         if (this.autoRead) this.unread = 0;
         event.connection.setApplicationBuffered(this.unread);

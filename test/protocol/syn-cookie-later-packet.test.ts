@@ -92,7 +92,7 @@ describe('SYN cookies: a later packet proves the connection (MAX_PROOF_OFFSET)',
       if (type === PacketType.Fin && first > 1) endpoint.handleDatagram(packet({ type, connectionId: 1001, seq: at(first), ack }), client, 15);
       endpoint.flush(20);
       const events = endpoint.events.splice(0);
-      const got = events.flatMap((e) => (e.type === 'data' ? [...e.data] : []));
+      const got = events.flatMap((e) => (e.type === 'data' ? e.pieces.flatMap((piece) => [...piece]) : []));
       const last = type === PacketType.Data ? first : first - 1;
       assert.deepEqual(got, Array.from({ length: last }, (_, i) => i + 1));
       assert.equal(events.some((e) => e.type === 'end'), type === PacketType.Fin);

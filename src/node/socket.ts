@@ -346,8 +346,10 @@ export class Socket extends Duplex implements ConnectionOwner {
         return;
       case 'data': {
         this.touch();
-        // A burst's packets as one chunk: one push and one 'data' per burst instead of per packet
-        // (the copy of up to a burst's bytes costs far less than the stream's work per chunk).
+        // A burst's packets as one chunk: one push and one 'data' per burst instead of per packet.
+        // What an application does per chunk (a pipe's write, a parser's call) then runs once per
+        // burst: a receiver piped to a file stream used x0.68 the CPU per GiB. The copy is not
+        // free: a receiver that only counts bytes pays about 4% more (see docs/performance-state.md).
         const pieces = event.pieces;
         this.push(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces));
         event.connection.setApplicationBuffered(this.readableLength);

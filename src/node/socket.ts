@@ -349,7 +349,7 @@ export class Socket extends Duplex implements ConnectionOwner {
         // A burst's packets as one chunk: one push and one 'data' per burst instead of per packet.
         // What an application does per chunk (a pipe's write, a parser's call) then runs once per
         // burst: a receiver piped to a file stream used x0.68 the CPU per GiB. The copy is not
-        // free: a receiver that only counts bytes pays about 4% more (see docs/performance-state.md).
+        // free: a receiver that only counts bytes pays 4-5% more (see docs/performance-state.md).
         const pieces = event.pieces;
         this.push(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces));
         event.connection.setApplicationBuffered(this.readableLength);

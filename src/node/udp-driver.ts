@@ -28,7 +28,8 @@ export interface ConnectionOwner {
 /**
  * How the driver hands a datagram to the OS: `socket.send` unless a test replaces it (a seam to
  * inject send errors such as EMSGSIZE, which loopback's 64 KiB MTU never produces). It must call
- * back exactly once per datagram, asynchronously, in send order, as dgram does.
+ * back exactly once per datagram, asynchronously, in send order, as dgram does, and not read
+ * `data` after that: the buffer is reused for another datagram (see datagram-pool.ts).
  */
 export type SendFunction = (
   socket: dgram.Socket,
@@ -181,7 +182,8 @@ export class UdpDriver extends EventEmitter {
     const tracer = new ChannelTracer({ local: () => this.socket.address(), qlogDir });
     // The core's clock is performance.now(); its origin turns it into the wall clock (slowdowns of
     // 'ledbat++' fall on common wall-clock instants across processes).
-    this.endpoint = new Endpoint({ random: osRandom(), config: config ?? {}, tracer, epochOffset: performance.timeOrigin });
+    // Every transmit is released at its send callback (sendDone), or at once when dgram threw.
+    this.endpoint = new Endpoint({ random: osRandom(), config: config ?? {}, tracer, epochOffset: performance.timeOrigin, releasesDatagrams: true });
     this.socket = dgram.createSocket({ type, reuseAddr: false });
     if (qlogDir !== undefined) {
       acquireQlog();
@@ -430,6 +432,7 @@ export class UdpDriver extends EventEmitter {
           // the others still go. No callback will come for it, so it gets no in-flight record.
           this.counters.sendThrows++;
           this.reportSendError(t, error);
+          this.endpoint.release(t);
           continue;
         }
         this.inFlight.push(t);
@@ -453,10 +456,10 @@ export class UdpDriver extends EventEmitter {
       inFlight.splice(0, this.sentHead);
       this.sentHead = 0;
     }
-    if (!error) return;
     // As for recvmsg (see the 'error' listener): an unconnected socket would not have heard it.
-    if (this.solePeer && (error as NodeJS.ErrnoException).code === 'ECONNREFUSED') return;
-    this.reportSendError(t, error);
+    if (error && !(this.solePeer && (error as NodeJS.ErrnoException).code === 'ECONNREFUSED')) this.reportSendError(t, error);
+    // After the report, which reads the datagram (Connection.onSendError): the OS is done with it.
+    this.endpoint.release(t);
   }
 
   private reportSendError(t: Transmit, error: unknown): void {

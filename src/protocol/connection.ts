@@ -6,7 +6,7 @@ import type { EndpointEvent, Remote } from './events.js';
 import { encodeHeaderInto, HEADER_SIZE, headerSize, PacketType, type HeaderFields, type Packet } from './packet.js';
 import { RecvBuffer } from './recv-buffer.js';
 import { RttEstimator } from './rtt.js';
-import { SendBuffer, type OutPacket } from './send-buffer.js';
+import { dropHold, SendBuffer, type OutPacket } from './send-buffer.js';
 import { allocDatagram } from './datagram-pool.js';
 import { WriteQueue } from './write-queue.js';
 import { seqAdd, seqDiff } from './seq.js';
@@ -26,8 +26,16 @@ import type { ConnectionTracer } from './tracer.js';
  */
 export interface ConnectionHost {
   readonly events: EndpointEvent[];
-  /** `connection` (the sender) lets the driver attribute a send error (see `onSendError`). */
-  transmit(remote: Remote, datagram: Uint8Array, connection?: Connection): void;
+  /**
+   * `connection` (the sender) lets the driver attribute a send error (see `onSendError`);
+   * `packet`: this is that DATA packet's first transmission (see Transmit.packet).
+   */
+  transmit(remote: Remote, datagram: Uint8Array, connection?: Connection, packet?: OutPacket): void;
+  /**
+   * The driver releases every transmission once the OS is done with it (Endpoint.release), so
+   * datagram buffers may be reused (see datagram-pool.ts).
+   */
+  readonly releasesDatagrams: boolean;
   /** The connection has something to send at the next flush. */
   markDirty(connection: Connection): void;
   /** Until then datagrams are probably waiting unread in the socket (see Endpoint.inputBacklogUntil). */
@@ -704,6 +712,7 @@ export class Connection implements LossHost {
       const out = this.sendBuffer.shift()!;
       ackedSomething = true;
       if (!out.sacked) acked += this.acknowledge(out, false, now);
+      dropHold(out);
       if (out.type === PacketType.Fin) {
         this.finState = 'acked';
         // Everything we wrote, FIN included, is acknowledged: net's 'finish'.
@@ -1028,6 +1037,8 @@ export class Connection implements LossHost {
       needsResend: false,
       sacked: false,
       lostIn: 0,
+      datagram: undefined,
+      holds: 0,
     };
     this.sendBuffer.push(out);
     return out;
@@ -1046,6 +1057,11 @@ export class Connection implements LossHost {
     this.writeQueue.takeInto(datagram, at, size);
     // A view by constructor: cheaper than subarray() on the hot path.
     const out = this.newPacket(PacketType.Data, new Uint8Array(datagram.buffer, datagram.byteOffset + at, size), now);
+    if (this.host.releasesDatagrams) {
+      // Held by the send buffer until acknowledged and by the OS until the driver releases it.
+      out.datagram = datagram;
+      out.holds = 2;
+    }
     this.transmitData(out, now, datagram);
     return out;
   }
@@ -1055,7 +1071,7 @@ export class Connection implements LossHost {
     out.sentAt = now;
     this.activeAt = now;
     out.transmissions++;
-    if (datagram) this.sendDatagram(datagram, now);
+    if (datagram) this.sendDatagram(datagram, now, false, out);
     else this.sendHeader(out.type, out.seq, now, out.payload.length > 0 ? out.payload : undefined, out.transmissions > 1);
     this.counters.bytesSent += out.payload.length;
     if (this.timers.rto === Infinity) this.timers.arm('rto', now + this.rttEstimator.rto);
@@ -1075,7 +1091,7 @@ export class Connection implements LossHost {
   private sendSyn(now: number): void {
     this.synTransmits++;
     this.lastSent = now;
-    const header = new Uint8Array(20);
+    const header = allocDatagram(HEADER_SIZE);
     encodeHeaderInto(
       {
         type: PacketType.Syn,
@@ -1126,11 +1142,12 @@ export class Connection implements LossHost {
     this.sendDatagram(datagram, now, resend);
   }
 
-  private sendDatagram(datagram: Uint8Array, now: number, resend = false): void {
+  /** `first`: the DATA packet `datagram` is the first transmission of (see Transmit.packet). */
+  private sendDatagram(datagram: Uint8Array, now: number, resend = false, first?: OutPacket): void {
     this.counters.packetsSent++;
     this.lastSent = now;
     this.tracer?.packetSent(this, datagram, resend);
-    this.host.transmit(this.remote, datagram, this);
+    this.host.transmit(this.remote, datagram, this, first);
   }
 
   /** Header fields for a packet sent now: ack_nr, window, timestamps and SACK are always current. */

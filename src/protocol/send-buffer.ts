@@ -1,3 +1,4 @@
+import { freeDatagram } from './datagram-pool.js';
 import { PacketType } from './packet.js';
 import { SEQ_MASK, seqAdd, seqDiff } from './seq.js';
 
@@ -21,6 +22,21 @@ export interface OutPacket {
   sacked: boolean;
   /** The loss detector's recovery episode it was last declared lost in (0: never). */
   lostIn: number;
+  /**
+   * The buffer of its first transmission, which `payload` is a view of, while it may go back to
+   * the datagram pool: `holds` counts who still needs it (this send buffer until the packet is
+   * acknowledged, the OS until the driver releases that transmission); the last one frees it.
+   * 0 when it is never freed (a driver that does not release, a packet built by a re-split).
+   */
+  datagram: Uint8Array | undefined;
+  holds: number;
+}
+
+/** One holder of `out`'s first datagram is done with it; the last one hands it back to the pool. */
+export function dropHold(out: OutPacket): void {
+  if (out.holds === 0 || --out.holds > 0) return;
+  freeDatagram(out.datagram!);
+  out.datagram = undefined;
 }
 
 /**

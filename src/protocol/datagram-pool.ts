@@ -34,6 +34,9 @@ let used = 0;
 const free = new Map<number, Uint8Array[]>();
 let freeCount = 0;
 let freeBytes = 0;
+/** Buffers handed out by allocDatagram: reused, and made new (for tests: poolStats). */
+let reused = 0;
+let made = 0;
 
 /** A buffer of exactly `size` bytes whose contents are arbitrary: the caller writes every byte. */
 export function allocDatagram(size: number): Uint8Array {
@@ -41,8 +44,10 @@ export function allocDatagram(size: number): Uint8Array {
   if (reusable !== undefined && reusable.length > 0) {
     freeCount--;
     freeBytes -= size;
+    reused++;
     return reusable.pop()!;
   }
+  made++;
   if (size > SLAB_SIZE / 4) return new Uint8Array(size);
   if (used + size > SLAB_SIZE) {
     slab = new ArrayBuffer(SLAB_SIZE);
@@ -77,7 +82,7 @@ export function poisonFreedDatagrams(value: number | undefined): void {
   poison = value;
 }
 
-/** @internal Test hook: how many buffers wait for reuse, all sizes together. */
-export function freeDatagramCount(): number {
-  return freeCount;
+/** @internal Test hook: buffers waiting for reuse, and how many allocDatagram reused and made so far. */
+export function poolStats(): { free: number; reused: number; made: number } {
+  return { free: freeCount, reused, made };
 }

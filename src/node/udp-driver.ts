@@ -123,6 +123,14 @@ export class UdpDriver extends EventEmitter {
    */
   private readonly inFlight: Transmit[] = [];
   private sentHead = 0;
+  /**
+   * A send failed since the in-flight records last drained: callbacks may have come out of order
+   * (an error libuv reports synchronously, as EISCONN when the application connected the dgram
+   * socket itself, overtakes queued sends), so the record popped may not be the datagram reported
+   * on. Its buffer may still be in libuv's queue: until the records drain, none is released for
+   * reuse (they go to the garbage collector).
+   */
+  private releaseUnsure = false;
   private readonly onSent = (error: Error | null): void => this.sendDone(error);
   /** Set at 'listening' (connect() to a sole peer waits for it). */
   private bound = false;
@@ -449,9 +457,13 @@ export class UdpDriver extends EventEmitter {
     const t = inFlight[this.sentHead];
     if (t === undefined) return; // a stray callback after close()
     inFlight[this.sentHead++] = undefined as unknown as Transmit;
+    if (error) this.releaseUnsure = true;
+    // (Read before the drain below resets it: this callback itself may be the out-of-order one.)
+    const release = !this.releaseUnsure;
     if (this.sentHead === inFlight.length) {
       inFlight.length = 0;
       this.sentHead = 0;
+      this.releaseUnsure = false;
     } else if (this.sentHead >= 1024 && this.sentHead * 2 >= inFlight.length) {
       inFlight.splice(0, this.sentHead);
       this.sentHead = 0;
@@ -459,7 +471,7 @@ export class UdpDriver extends EventEmitter {
     // As for recvmsg (see the 'error' listener): an unconnected socket would not have heard it.
     if (error && !(this.solePeer && (error as NodeJS.ErrnoException).code === 'ECONNREFUSED')) this.reportSendError(t, error);
     // After the report, which reads the datagram (Connection.onSendError): the OS is done with it.
-    this.endpoint.release(t);
+    if (release) this.endpoint.release(t);
   }
 
   private reportSendError(t: Transmit, error: unknown): void {

@@ -20,8 +20,13 @@ function bind(shared: SharedSocket): Promise<number> {
   return new Promise((resolve) => shared.bind(0, '127.0.0.1', () => resolve(shared.address().port)));
 }
 
-/** Sends each datagram a few ticks late (a batch per setImmediate), calling back after the real send. */
-function queueingSend(onChanged: () => void): SendFunction & { changed: number; sent: number } {
+/**
+ * Sends each datagram a few ticks late (a batch per setImmediate), calling back after the real send.
+ * `refuseEvery`: every so many datagrams one is refused at once instead (ENOBUFS on the next
+ * tick, as libuv reports an error it finds before queueing), so its callback overtakes queued ones.
+ */
+function queueingSend(onChanged: () => void, refuseEvery = 0): SendFunction & { changed: number; sent: number } {
+  let count = 0;
   type Queued = { socket: Parameters<SendFunction>[0]; data: Uint8Array; copy: Buffer; port: number; address: string; callback: (error: Error | null) => void };
   let queue: Queued[] = [];
   let scheduled = false;
@@ -39,6 +44,10 @@ function queueingSend(onChanged: () => void): SendFunction & { changed: number; 
     }
   };
   const send = ((socket, data, port, address, callback) => {
+    if (refuseEvery > 0 && ++count % refuseEvery === 0) {
+      process.nextTick(callback, Object.assign(new Error('send ENOBUFS'), { code: 'ENOBUFS', syscall: 'send' }));
+      return;
+    }
     queue.push({ socket, data, copy: Buffer.from(data), port, address, callback });
     if (!scheduled) {
       scheduled = true;
@@ -54,31 +63,34 @@ describe('datagram buffers are reused only after their send callback', () => {
   before(() => poisonFreedDatagrams(0xa5));
   after(() => poisonFreedDatagrams(undefined));
 
-  test('an echo of 2 MB through sends that wait in a queue: intact, no queued datagram changed, buffers reused', { timeout: 30_000 }, async (t) => {
-    const server = createSocket({ type: 'udp4' });
-    server.on('connection', (socket: Socket) => socket.pipe(socket));
-    const port = await bind(server);
-    server.listen();
-    // A changed datagram fails the test at once (corrupt headers could stall the echo for good).
-    let changed!: () => void;
-    const corrupted = new Promise<'changed'>((resolve) => (changed = () => resolve('changed')));
-    const send = queueingSend(changed);
-    const client = createSocket({ type: 'udp4', udpSend: send });
-    t.after(() => {
-      client.close();
-      server.close();
+  for (const refuseEvery of [0, 50]) {
+    const name = refuseEvery === 0 ? 'sends that wait in a queue' : 'sends that wait in a queue, every 50th refused at once (its callback overtakes the queued ones)';
+    test(`an echo of 2 MB through ${name}: intact, no queued datagram changed, buffers reused`, { timeout: 30_000 }, async (t) => {
+      const server = createSocket({ type: 'udp4' });
+      server.on('connection', (socket: Socket) => socket.pipe(socket));
+      const port = await bind(server);
+      server.listen();
+      // A changed datagram fails the test at once (corrupt headers could stall the echo for good).
+      let changed!: () => void;
+      const corrupted = new Promise<'changed'>((resolve) => (changed = () => resolve('changed')));
+      const send = queueingSend(changed, refuseEvery);
+      const client = createSocket({ type: 'udp4', udpSend: send });
+      t.after(() => {
+        client.close();
+        server.close();
+      });
+      await bind(client);
+      const before = poolStats();
+      const socket = client.connect(port, '127.0.0.1');
+      const payload = randomBytes(2_000_000);
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.end(payload);
+      const outcome = await Promise.race([once(socket, 'end').then(() => 'ended' as const), corrupted]);
+      assert.equal(outcome, 'ended', 'a queued datagram changed before its send');
+      assert.equal(sha(Buffer.concat(chunks)), sha(payload));
+      assert.equal(send.changed, 0, `${send.changed} of ${send.sent} datagrams changed while queued`);
+      assert.ok(poolStats().reused - before.reused > 1000, 'buffers were reused');
     });
-    await bind(client);
-    const before = poolStats();
-    const socket = client.connect(port, '127.0.0.1');
-    const payload = randomBytes(2_000_000);
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.end(payload);
-    const outcome = await Promise.race([once(socket, 'end').then(() => 'ended' as const), corrupted]);
-    assert.equal(outcome, 'ended', 'a queued datagram changed before its send');
-    assert.equal(sha(Buffer.concat(chunks)), sha(payload));
-    assert.equal(send.changed, 0, `${send.changed} of ${send.sent} datagrams changed while queued`);
-    assert.ok(poolStats().reused - before.reused > 1000, 'buffers were reused');
-  });
+  }
 });

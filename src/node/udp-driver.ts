@@ -28,7 +28,8 @@ export interface ConnectionOwner {
 /**
  * How the driver hands a datagram to the OS: `socket.send` unless a test replaces it (a seam to
  * inject send errors such as EMSGSIZE, which loopback's 64 KiB MTU never produces). It must call
- * back exactly once per datagram, asynchronously, in send order, as dgram does.
+ * back exactly once per datagram, asynchronously, in send order, as dgram does, and not read
+ * `data` after that: the buffer is reused for another datagram (see datagram-pool.ts).
  */
 export type SendFunction = (
   socket: dgram.Socket,
@@ -122,6 +123,14 @@ export class UdpDriver extends EventEmitter {
    */
   private readonly inFlight: Transmit[] = [];
   private sentHead = 0;
+  /**
+   * A send failed since the in-flight records last drained: callbacks may have come out of order
+   * (an error libuv reports synchronously, as EISCONN when the application connected the dgram
+   * socket itself, overtakes queued sends), so the record popped may not be the datagram reported
+   * on. Its buffer may still be in libuv's queue: until the records drain, none is released for
+   * reuse (they go to the garbage collector).
+   */
+  private releaseUnsure = false;
   private readonly onSent = (error: Error | null): void => this.sendDone(error);
   /** Set at 'listening' (connect() to a sole peer waits for it). */
   private bound = false;
@@ -181,7 +190,8 @@ export class UdpDriver extends EventEmitter {
     const tracer = new ChannelTracer({ local: () => this.socket.address(), qlogDir });
     // The core's clock is performance.now(); its origin turns it into the wall clock (slowdowns of
     // 'ledbat++' fall on common wall-clock instants across processes).
-    this.endpoint = new Endpoint({ random: osRandom(), config: config ?? {}, tracer, epochOffset: performance.timeOrigin });
+    // Every transmit is released at its send callback (sendDone), or at once when dgram threw.
+    this.endpoint = new Endpoint({ random: osRandom(), config: config ?? {}, tracer, epochOffset: performance.timeOrigin, releasesDatagrams: true });
     this.socket = dgram.createSocket({ type, reuseAddr: false });
     if (qlogDir !== undefined) {
       acquireQlog();
@@ -430,6 +440,7 @@ export class UdpDriver extends EventEmitter {
           // the others still go. No callback will come for it, so it gets no in-flight record.
           this.counters.sendThrows++;
           this.reportSendError(t, error);
+          this.endpoint.release(t);
           continue;
         }
         this.inFlight.push(t);
@@ -446,17 +457,21 @@ export class UdpDriver extends EventEmitter {
     const t = inFlight[this.sentHead];
     if (t === undefined) return; // a stray callback after close()
     inFlight[this.sentHead++] = undefined as unknown as Transmit;
+    if (error) this.releaseUnsure = true;
+    // (Read before the drain below resets it: this callback itself may be the out-of-order one.)
+    const release = !this.releaseUnsure;
     if (this.sentHead === inFlight.length) {
       inFlight.length = 0;
       this.sentHead = 0;
+      this.releaseUnsure = false;
     } else if (this.sentHead >= 1024 && this.sentHead * 2 >= inFlight.length) {
       inFlight.splice(0, this.sentHead);
       this.sentHead = 0;
     }
-    if (!error) return;
     // As for recvmsg (see the 'error' listener): an unconnected socket would not have heard it.
-    if (this.solePeer && (error as NodeJS.ErrnoException).code === 'ECONNREFUSED') return;
-    this.reportSendError(t, error);
+    if (error && !(this.solePeer && (error as NodeJS.ErrnoException).code === 'ECONNREFUSED')) this.reportSendError(t, error);
+    // After the report, which reads the datagram (Connection.onSendError): the OS is done with it.
+    if (release) this.endpoint.release(t);
   }
 
   private reportSendError(t: Transmit, error: unknown): void {

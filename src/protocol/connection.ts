@@ -6,7 +6,7 @@ import type { EndpointEvent, Remote } from './events.js';
 import { encodeHeaderInto, HEADER_SIZE, headerSize, PacketType, type HeaderFields, type Packet } from './packet.js';
 import { RecvBuffer } from './recv-buffer.js';
 import { RttEstimator } from './rtt.js';
-import { SendBuffer, type OutPacket } from './send-buffer.js';
+import { dropHold, payloadOf, SendBuffer, type OutPacket } from './send-buffer.js';
 import { allocDatagram } from './datagram-pool.js';
 import { WriteQueue } from './write-queue.js';
 import { seqAdd, seqDiff } from './seq.js';
@@ -26,8 +26,16 @@ import type { ConnectionTracer } from './tracer.js';
  */
 export interface ConnectionHost {
   readonly events: EndpointEvent[];
-  /** `connection` (the sender) lets the driver attribute a send error (see `onSendError`). */
-  transmit(remote: Remote, datagram: Uint8Array, connection?: Connection): void;
+  /**
+   * `connection` (the sender) lets the driver attribute a send error (see `onSendError`);
+   * `packet`: this is that DATA packet's first transmission (see Transmit.packet).
+   */
+  transmit(remote: Remote, datagram: Uint8Array, connection?: Connection, packet?: OutPacket): void;
+  /**
+   * The driver releases every transmission once the OS is done with it (Endpoint.release), so
+   * datagram buffers may be reused (see datagram-pool.ts).
+   */
+  readonly releasesDatagrams: boolean;
   /** The connection has something to send at the next flush. */
   markDirty(connection: Connection): void;
   /** Until then datagrams are probably waiting unread in the socket (see Endpoint.inputBacklogUntil). */
@@ -65,6 +73,8 @@ type FinState = 'open' | 'queued' | 'sent' | 'acked';
 const MAX_SACK_BYTES = 128;
 /** Extra confirming STATEs an initiator sends while the acceptor stays silent. */
 const MAX_CONFIRM_REPEATS = 3;
+/** A FIN's payload. */
+const NO_PAYLOAD = new Uint8Array(0);
 /** Queued bytes at most that are copied (not waited for) to give the application its buffers back. */
 const WRITE_LOW_WATER = 64 * 1024;
 /**
@@ -704,6 +714,7 @@ export class Connection implements LossHost {
       const out = this.sendBuffer.shift()!;
       ackedSomething = true;
       if (!out.sacked) acked += this.acknowledge(out, false, now);
+      dropHold(out);
       if (out.type === PacketType.Fin) {
         this.finState = 'acked';
         // Everything we wrote, FIN included, is acknowledged: net's 'finish'.
@@ -748,8 +759,8 @@ export class Connection implements LossHost {
       this.resendsPending--;
       return 0;
     }
-    this.bytesInFlight -= out.payload.length;
-    return out.payload.length;
+    this.bytesInFlight -= out.size;
+    return out.size;
   }
 
   /**
@@ -797,8 +808,8 @@ export class Connection implements LossHost {
   markLost(out: OutPacket): void {
     out.needsResend = true;
     this.resendsPending++;
-    this.bytesInFlight -= out.payload.length;
-    this.tracer?.lost(this, out.seq, out.payload.length);
+    this.bytesInFlight -= out.size;
+    this.tracer?.lost(this, out.seq, out.size);
   }
 
   /** DATA or FIN that classify() let through: 1 <= distance past ack_nr <= seqReach(). */
@@ -947,14 +958,14 @@ export class Connection implements LossHost {
           this.resendsPending = 0; // defensive: nothing marked remains
           continue;
         }
-        if (this.bytesInFlight > 0 && this.bytesInFlight + out.payload.length > window) break;
+        if (this.bytesInFlight > 0 && this.bytesInFlight + out.size > window) break;
         if (this.paced(now, window)) break;
         out.needsResend = false;
         this.resendsPending--;
-        this.bytesInFlight += out.payload.length;
+        this.bytesInFlight += out.size;
         this.counters.retransmits++;
         this.transmitData(out, now);
-        this.pacer.sent(out.payload.length, now, window, this.pacingRtt(), this.cc.inSlowStart === true);
+        this.pacer.sent(out.size, now, window, this.pacingRtt(), this.cc.inSlowStart === true);
         sent = true;
         continue;
       }
@@ -976,7 +987,7 @@ export class Connection implements LossHost {
         continue;
       }
       if (this.finState === 'queued' && !this.sendBuffer.full) {
-        this.transmitData(this.newPacket(PacketType.Fin, new Uint8Array(0), now), now);
+        this.transmitData(this.newPacket(PacketType.Fin, NO_PAYLOAD, 0, 0, now), now);
         this.finState = 'sent';
         sent = true;
       }
@@ -1025,16 +1036,20 @@ export class Connection implements LossHost {
     return this.sendBuffer.get(this.lastSmallSeq) !== undefined;
   }
 
-  private newPacket(type: PacketType.Data | PacketType.Fin, payload: Uint8Array, now: number): OutPacket {
+  /** A packet whose payload is `size` bytes of `bytes` from `payloadAt`. */
+  private newPacket(type: PacketType.Data | PacketType.Fin, bytes: Uint8Array, payloadAt: number, size: number, now: number): OutPacket {
     const out: OutPacket = {
       seq: this.sendBuffer.next,
       type,
-      payload,
+      size,
+      bytes,
+      payloadAt,
       sentAt: now,
       transmissions: 0,
       needsResend: false,
       sacked: false,
       lostIn: 0,
+      holds: 0,
     };
     this.sendBuffer.push(out);
     return out;
@@ -1051,8 +1066,9 @@ export class Connection implements LossHost {
     const datagram = allocDatagram(at + size);
     encodeHeaderInto(f, datagram);
     this.writeQueue.takeInto(datagram, at, size);
-    // A view by constructor: cheaper than subarray() on the hot path.
-    const out = this.newPacket(PacketType.Data, new Uint8Array(datagram.buffer, datagram.byteOffset + at, size), now);
+    const out = this.newPacket(PacketType.Data, datagram, at, size, now);
+    // Held by the send buffer until acknowledged and by the OS until the driver releases it.
+    if (this.host.releasesDatagrams) out.holds = 2;
     this.transmitData(out, now, datagram);
     return out;
   }
@@ -1062,9 +1078,9 @@ export class Connection implements LossHost {
     out.sentAt = now;
     this.activeAt = now;
     out.transmissions++;
-    if (datagram) this.sendDatagram(datagram, now);
-    else this.sendHeader(out.type, out.seq, now, out.payload.length > 0 ? out.payload : undefined, out.transmissions > 1);
-    this.counters.bytesSent += out.payload.length;
+    if (datagram) this.sendDatagram(datagram, now, false, out);
+    else this.sendHeader(out.type, out.seq, now, out.size > 0 ? payloadOf(out) : undefined, out.transmissions > 1);
+    this.counters.bytesSent += out.size;
     if (this.timers.rto === Infinity) this.timers.arm('rto', now + this.rttEstimator.rto);
     this.loss.onTransmit(now);
   }
@@ -1082,7 +1098,7 @@ export class Connection implements LossHost {
   private sendSyn(now: number): void {
     this.synTransmits++;
     this.lastSent = now;
-    const header = new Uint8Array(20);
+    const header = allocDatagram(HEADER_SIZE);
     encodeHeaderInto(
       {
         type: PacketType.Syn,
@@ -1133,11 +1149,12 @@ export class Connection implements LossHost {
     this.sendDatagram(datagram, now, resend);
   }
 
-  private sendDatagram(datagram: Uint8Array, now: number, resend = false): void {
+  /** `first`: the DATA packet `datagram` is the first transmission of (see Transmit.packet). */
+  private sendDatagram(datagram: Uint8Array, now: number, resend = false, first?: OutPacket): void {
     this.counters.packetsSent++;
     this.lastSent = now;
     this.tracer?.packetSent(this, datagram, resend);
-    this.host.transmit(this.remote, datagram, this);
+    this.host.transmit(this.remote, datagram, this, first);
   }
 
   /** Header fields for a packet sent now: ack_nr, window, timestamps and SACK are always current. */
@@ -1376,10 +1393,10 @@ export class Connection implements LossHost {
     for (let i = 0, seq = buffer.oldest; i < buffer.count; i++, seq = seqAdd(seq, 1)) {
       const out = buffer.get(seq)!;
       if (first === undefined) {
-        if (out.payload.length <= maxPayload) continue;
+        if (out.size <= maxPayload) continue;
         first = seq;
       }
-      packets += Math.max(1, Math.ceil(out.payload.length / maxPayload)) - 1;
+      packets += Math.max(1, Math.ceil(out.size / maxPayload)) - 1;
       if (out.sacked || (f.failed.get(seq) ?? 0) < out.transmissions) splittable = false;
     }
     f.waiting = false;
@@ -1403,10 +1420,10 @@ export class Connection implements LossHost {
     for (const out of taken) {
       f.failed.delete(out.seq);
       if (out.needsResend) this.resendsPending--;
-      else this.bytesInFlight -= out.payload.length;
+      else this.bytesInFlight -= out.size;
       if (out.seq === this.lastSmallSeq) this.lastSmallSeq = undefined;
       if (out.type === PacketType.Fin) fin = true;
-      total += out.payload.length;
+      total += out.size;
     }
     // Cut the bytes again, the short piece FIRST: it is the one likely to pass a narrow path, and
     // a packet that passed must not sit behind a full-size one that a further EMSGSIZE step
@@ -1414,19 +1431,19 @@ export class Connection implements LossHost {
     const bytes = new Uint8Array(total);
     let offset = 0;
     for (const out of taken) {
-      bytes.set(out.payload, offset);
-      offset += out.payload.length;
+      bytes.set(payloadOf(out), offset);
+      offset += out.size;
     }
     let piece = total % maxPayload || maxPayload;
     for (offset = 0; offset < total; offset += piece, piece = maxPayload) this.queueResplit(PacketType.Data, bytes.subarray(offset, offset + piece), now);
-    if (fin) this.queueResplit(PacketType.Fin, new Uint8Array(0), now);
+    if (fin) this.queueResplit(PacketType.Fin, NO_PAYLOAD, now);
     this.requestFlush();
     return true;
   }
 
   /** A re-split packet: marked for resend, so it goes out before new data, as the window allows. */
   private queueResplit(type: PacketType.Data | PacketType.Fin, payload: Uint8Array, now: number): void {
-    this.newPacket(type, payload, now).needsResend = true;
+    this.newPacket(type, payload, 0, payload.length, now).needsResend = true;
     this.resendsPending++;
   }
 

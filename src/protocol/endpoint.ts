@@ -10,6 +10,8 @@ import { ReceiveShare } from './receive-share.js';
 import { seqAdd } from './seq.js';
 import { COOKIE_LIFETIME_MS, SynCookies, type SynCookieSource } from './syn-cookie.js';
 import { timestampMicros } from './time.js';
+import { freeDatagram } from './datagram-pool.js';
+import { dropHold, type OutPacket } from './send-buffer.js';
 import type { ConnectionTracer } from './tracer.js';
 
 /** Injected randomness: a uniformly random unsigned 32-bit integer per call. */
@@ -131,6 +133,7 @@ export class Endpoint implements ConnectionHost {
   private readonly cookies: SynCookieSource;
   /** Handed to every connection (see tracer.ts). */
   private readonly tracer: ConnectionTracer | undefined;
+  readonly releasesDatagrams: boolean;
 
   constructor(options: {
     random: RandomSource;
@@ -145,6 +148,8 @@ export class Endpoint implements ConnectionHost {
     epochOffset?: number;
     /** Told what every connection does, for diagnostics (the Node layer's publishes on diagnostics_channel). */
     tracer?: ConnectionTracer;
+    /** The driver calls `release` for every transmit (ConnectionHost.releasesDatagrams). Default false. */
+    releasesDatagrams?: boolean;
   }) {
     this.config = withDefaults(DEFAULT_CONFIG, options.config ?? {});
     checkCongestionControl(this.config.congestionControl);
@@ -153,6 +158,7 @@ export class Endpoint implements ConnectionHost {
     this.newController = options.controller ?? controllerFor;
     this.epochOffset = options.epochOffset ?? 0;
     this.tracer = options.tracer;
+    this.releasesDatagrams = options.releasesDatagrams ?? false;
     this.resetTokens = this.config.resetRateLimit;
   }
 
@@ -295,8 +301,20 @@ export class Endpoint implements ConnectionHost {
 
   // ---------------------------------------------------------------- ConnectionHost
 
-  transmit(remote: Remote, data: Uint8Array, connection?: Connection): void {
-    this.transmits.push({ remote, data, connection });
+  transmit(remote: Remote, data: Uint8Array, connection?: Connection, packet?: OutPacket): void {
+    this.transmits.push({ remote, data, connection, packet });
+  }
+
+  /**
+   * The driver is done with `transmit`: the OS sent (copied) it or refused it, and any send error
+   * was reported. Its buffer goes back to the datagram pool unless a packet still needs it. For
+   * drivers created with `releasesDatagrams`, which must call this exactly once per transmit they
+   * took, and only then; the endpoint's own replies (RESETs) are not from the pool and are left.
+   */
+  release(transmit: Transmit): void {
+    if (transmit.connection === undefined) return;
+    if (transmit.packet !== undefined) dropHold(transmit.packet);
+    else freeDatagram(transmit.data);
   }
 
   markDirty(connection: Connection): void {

@@ -1,5 +1,6 @@
 import type { Connection } from './connection.js';
 import type { UtpError } from './errors.js';
+import type { OutPacket } from './send-buffer.js';
 
 /** Where a peer is. The core treats it as opaque apart from demultiplexing. */
 export interface Remote {
@@ -17,6 +18,11 @@ export interface Transmit {
    * connections), so that a driver can report a send error to it (`Connection.onSendError`).
    */
   connection?: Connection | undefined;
+  /**
+   * The packet whose first transmission this is: its payload stays in `data` for resends, so the
+   * buffer is free for reuse only once the packet is acknowledged too (OutPacket.holds).
+   */
+  packet?: OutPacket | undefined;
 }
 
 /** What the core tells its driver, in order. */

@@ -1,3 +1,4 @@
+import { freeDatagram } from './datagram-pool.js';
 import { PacketType } from './packet.js';
 import { SEQ_MASK, seqAdd, seqDiff } from './seq.js';
 
@@ -11,7 +12,15 @@ const NO_SLOTS: (OutPacket | undefined)[] = [];
 export interface OutPacket {
   seq: number;
   type: PacketType.Data | PacketType.Fin;
-  payload: Uint8Array;
+  /** Payload bytes. */
+  size: number;
+  /**
+   * Holds the payload at `payloadAt`: the first transmission's datagram (header before it), or
+   * the payload alone (FIN, re-split packets). No view of it per packet: a typed array is dear
+   * to make (see datagram-pool.ts) and only resends read the bytes again (payloadOf).
+   */
+  bytes: Uint8Array;
+  payloadAt: number;
   /** Last transmission time (ms). */
   sentAt: number;
   transmissions: number;
@@ -21,6 +30,28 @@ export interface OutPacket {
   sacked: boolean;
   /** The loss detector's recovery episode it was last declared lost in (0: never). */
   lostIn: number;
+  /**
+   * While `bytes` is a datagram that goes back to the pool: who still needs it (this send buffer
+   * until the packet is acknowledged, the OS until the driver releases that transmission); the
+   * last one frees it. 0 when it is never freed (a driver that does not release, a payload alone).
+   */
+  holds: number;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/** `out`'s payload (a view: for resends and re-splits, not the first transmission). */
+export function payloadOf(out: OutPacket): Uint8Array {
+  const { bytes, payloadAt, size } = out;
+  return payloadAt === 0 && bytes.length === size ? bytes : bytes.subarray(payloadAt, payloadAt + size);
+}
+
+/** One holder of `out`'s datagram is done with it; the last one hands it back to the pool. */
+export function dropHold(out: OutPacket): void {
+  if (out.holds === 0 || --out.holds > 0) return;
+  freeDatagram(out.bytes);
+  // Nothing may read it any more: an empty array makes a stray read fail loudly, not see another packet.
+  out.bytes = NO_BYTES;
 }
 
 /**

@@ -70,10 +70,10 @@ export function flightAccounting(connection: Connection): FlightAccounting {
   let expectedBytes = 0;
   let expectedResends = 0;
   for (let i = 0; i < num(send, 'count'); i++) {
-    const out = send.get((num(send, 'oldest') + i) & 0xffff) as { sacked: boolean; needsResend: boolean; transmissions: number; payload: Uint8Array };
+    const out = send.get((num(send, 'oldest') + i) & 0xffff) as { sacked: boolean; needsResend: boolean; transmissions: number; size: number };
     if (out.sacked) continue;
     if (out.needsResend) expectedResends++;
-    else if (out.transmissions > 0) expectedBytes += out.payload.length;
+    else if (out.transmissions > 0) expectedBytes += out.size;
   }
   return { bytesInFlight: num(connection, 'bytesInFlight'), expectedBytes, resendsPending: num(connection, 'resendsPending'), expectedResends };
 }

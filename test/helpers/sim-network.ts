@@ -417,6 +417,9 @@ export class SimHost {
       ...(options.controller ? { controller: options.controller } : {}),
       ...(options.isnQueue ? { synCookies: forcedCookies(options.isnQueue, this.prng) } : {}),
       ...(options.tracer ? { tracer: options.tracer } : {}),
+      // As the Node driver: every transmit is released once copied (sendTransmits), so the
+      // connections reuse datagram buffers here too and every protocol test runs with reuse.
+      releasesDatagrams: true,
     });
     this.endpoint.listening = options.listening ?? false;
   }
@@ -664,8 +667,9 @@ export class SimNetwork {
     const transmits = host.endpoint.transmits;
     for (let i = 0; i < transmits.length; i++) {
       const t = transmits[i]!;
-      // Copy, as socket.send does: the datagram may be a view of a shared slab.
+      // Copy, as socket.send does: the buffer is reused once released.
       const data = t.data.slice();
+      host.endpoint.release(t);
       // Decoded up front so link filters and taps can look at the fields.
       const datagram: SimDatagram = { from: host.remote, to: t.remote, data, sentAt: this.now, packet: decodePacket(data) };
       const to = this.byKey.get(`${t.remote.address}:${t.remote.port}`);

@@ -7,7 +7,7 @@ import { SendBuffer, type OutPacket } from '../../src/protocol/send-buffer.js';
 import { seqAdd } from '../../src/protocol/seq.js';
 
 function packet(seq: number): OutPacket {
-  return { seq, type: PacketType.Data, payload: new Uint8Array(1), sentAt: 0, transmissions: 1, needsResend: false, sacked: false, lostIn: 0 };
+  return { seq, type: PacketType.Data, size: 1, bytes: new Uint8Array(1), payloadAt: 0, sentAt: 0, transmissions: 1, needsResend: false, sacked: false, lostIn: 0, holds: 0 };
 }
 
 test('send buffer: grows while in flight, across 65535 -> 0, and keeps every packet findable', () => {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Connection } from '../../src/protocol/connection.js';
 import type { Remote } from '../../src/protocol/events.js';
+import type { OutPacket } from '../../src/protocol/send-buffer.js';
 import { seededBytes, SimNetwork, type SimHost, type StreamApp } from '../helpers/sim-network.js';
 
 interface Refusal {
@@ -20,12 +21,14 @@ function localMtu(host: SimHost, mtuAt: (now: number) => number): () => void {
   const endpoint = host.endpoint;
   const original = endpoint.transmit.bind(endpoint);
   const pending: Refusal[] = [];
-  endpoint.transmit = (remote: Remote, datagram: Uint8Array, connection?: Connection): void => {
+  endpoint.transmit = (remote: Remote, datagram: Uint8Array, connection?: Connection, packet?: OutPacket): void => {
+    // A refused datagram never reaches the endpoint's transmits, so it is never released: its
+    // packet keeps it (the re-split reads the payload from it).
     if (datagram.length > mtuAt(host.net.now) && connection) {
       pending.push({ connection, datagram: datagram.slice() });
       return;
     }
-    original(remote, datagram, connection);
+    original(remote, datagram, connection, packet);
   };
   return () => {
     const batch = pending.splice(0);

@@ -227,9 +227,9 @@ class ServerApp {
   onEvent(event: EndpointEvent): void {
     switch (event.type) {
       case 'data':
-        this.chunks.push(event.data.slice());
+        for (const piece of event.pieces) this.chunks.push(piece.slice());
         if (this.flowIndex === undefined) {
-          this.flowIndex = event.data[0]!;
+          this.flowIndex = event.pieces[0]![0]!;
           this.pending = this.bytesFor(this.flowIndex);
           this.pump();
         }

@@ -8,10 +8,15 @@
 // With conns > 1 the sender opens that many connections from one socket and writes bytes/conns
 // on each at once; the receiver counts the sum.
 //
+// BENCH_SINK=pipe: the receiver pipes each stream into a Writable that discards what it gets (the
+// stream machinery an application that pipes pays per chunk) instead of counting in a 'data'
+// listener (the cheapest consumer there is). Stacks whose pipe is no stream ignore it.
+//
 // IPC, child -> parent: receiver {ready, port}, {progress, bytes} each second,
 //   {done, ...} at the last byte; sender {stats, ...} when asked; either {error}.
 // parent -> child: 'stop' (sender: report CPU, then idle) and 'exit'.
 import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { LOSSY_STACKS, STACKS, loadStack, type Pipe, type Stack, type StackName } from './stacks.js';
 
@@ -83,12 +88,23 @@ async function receiver(stack: Stack, total: number, conns: number, lossy: boole
   const port = await stack.listen(conns, (pipe) => {
     pipes.push(pipe);
     pipe.on('error', (err) => fail(`receiver: ${String(err)}`));
-    pipe.on('data', (chunk) => {
+    const arrived = (length: number): void => {
       lastByteAt = now();
       if (bytes === 0) firstByteAt = lastByteAt;
-      bytes += chunk.length;
+      bytes += length;
       if (bytes >= total) finish();
-    });
+    };
+    const stream = pipe as Partial<NodeJS.ReadableStream>;
+    if (process.env.BENCH_SINK === 'pipe' && typeof stream.pipe === 'function') {
+      stream.pipe(
+        new Writable({
+          write(chunk: Buffer, _encoding, callback) {
+            arrived(chunk.length);
+            callback();
+          },
+        }),
+      );
+    } else pipe.on('data', (chunk) => arrived(chunk.length));
   });
   cpu = process.cpuUsage(); // idle time before the connection costs nothing
   sleepsAtStart = sleeps();

@@ -22,9 +22,9 @@ const SLAB_SIZE = 16 * 1024;
  * Free buffers kept at most, all sizes together: a default window's worth of full packets (1 MiB
  * in 1394-byte datagrams is 752) and some. Reached, the pool starts over empty, so that sizes no
  * longer sent (a smaller packetSize after EMSGSIZE, a finished connection's) do not keep it full.
- * Not less: with 256 the pool filled and emptied over and over in a fast flow and the reuse
- * gained nothing (gauge, 8 interleaved runs of 512 MiB each: x1.02 MiB/s and sender CPU x1.03
- * against no reuse, where 1,024 gave x1.11 and x0.94). What it bounds besides: each free buffer
+ * Not less: with 256 the reuse gained nothing (gauge, 8 interleaved runs of 512 MiB each: x1.02
+ * MiB/s and sender CPU x1.03 against no reuse, where 1,024 gave x1.11 and x0.94), presumably as a
+ * fast flow frees more than 256 between two cuts and each overflow empties the pool. What it bounds besides: each free buffer
  * may keep its whole 16 KiB slab alive, 16 MiB at worst; buffers freed together (the packets one
  * ACK covers) come from the same slabs, but the change's review kept 16.7 MB alive with 1,023
  * small free buffers freed among DATA buffers that were not.

@@ -10,11 +10,14 @@
 //
 // BENCH_SINK=pipe: the receiver pipes each stream into a Writable that discards what it gets (the
 // stream machinery an application that pipes pays per chunk) instead of counting in a 'data'
-// listener (the cheapest consumer there is). Stacks whose pipe is no stream ignore it.
+// listener (the cheapest consumer there is); BENCH_SINK=devnull: into fs.createWriteStream of
+// /dev/null (a write(2) per chunk, as an application that stores or forwards what it gets).
+// Stacks whose pipe is no stream ignore it.
 //
 // IPC, child -> parent: receiver {ready, port}, {progress, bytes} each second,
 //   {done, ...} at the last byte; sender {stats, ...} when asked; either {error}.
 // parent -> child: 'stop' (sender: report CPU, then idle) and 'exit'.
+import { createWriteStream } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -95,7 +98,11 @@ async function receiver(stack: Stack, total: number, conns: number, lossy: boole
       if (bytes >= total) finish();
     };
     const stream = pipe as Partial<NodeJS.ReadableStream>;
-    if (process.env.BENCH_SINK === 'pipe' && typeof stream.pipe === 'function') {
+    const sink = process.env.BENCH_SINK;
+    if (sink === 'devnull' && typeof stream.pipe === 'function') {
+      stream.pipe(createWriteStream('/dev/null'));
+      pipe.on('data', (chunk) => arrived(chunk.length));
+    } else if (sink === 'pipe' && typeof stream.pipe === 'function') {
       stream.pipe(
         new Writable({
           write(chunk: Buffer, _encoding, callback) {

@@ -20,7 +20,7 @@
 //   GAUGE_CONNS    connection counts to run, default 1,64
 //   GAUGE_TIMEOUT_S  per transfer, default 120;   GAUGE_JSON=1  also write bench/results/gauge-<date>.json
 //   GAUGE_NODE_ARGS  extra node flags for both workers, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'
-//   BENCH_SINK=pipe  receivers pipe into a discarding Writable instead of counting in 'data' (bench/throughput.ts)
+//   BENCH_SINK=pipe|devnull  receivers pipe into a discarding Writable or /dev/null instead of counting in 'data' (bench/throughput.ts)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';

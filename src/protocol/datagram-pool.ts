@@ -24,10 +24,10 @@ const SLAB_SIZE = 16 * 1024;
  * longer sent (a smaller packetSize after EMSGSIZE, a finished connection's) do not keep it full.
  * Not less: with 256 the reuse gained nothing (gauge, 8 interleaved runs of 512 MiB each: x1.02
  * MiB/s and sender CPU x1.03 against no reuse, where 1,024 gave x1.11 and x0.94), presumably as a
- * fast flow frees more than 256 between two cuts and each overflow empties the pool. What it bounds besides: each free buffer
- * may keep its whole 16 KiB slab alive, 16 MiB at worst; buffers freed together (the packets one
- * ACK covers) come from the same slabs, but the change's review kept 16.7 MB alive with 1,023
- * small free buffers freed among DATA buffers that were not.
+ * fast flow frees more than 256 between two cuts and each overflow empties the pool. What it
+ * bounds besides: each free buffer may keep its whole 16 KiB slab alive, 16 MiB at worst; buffers
+ * freed together (the packets one ACK covers) come from the same slabs, but the change's review
+ * kept 16.7 MB alive with 1,023 small free buffers freed among DATA buffers that were not.
  */
 const MAX_FREE = 1024;
 /** Bytes of free buffers kept at most (larger datagrams, up to 64 KiB, are allocated by themselves). */

@@ -2,16 +2,16 @@ import { DEFAULT_CONFIG, type EndpointConfig, withDefaults } from './config.js';
 import type { CongestionControllerFactory } from './congestion/controller.js';
 import { checkCongestionControl, controllerFor } from './congestion/select.js';
 import { Connection, type ConnectionHost } from './connection.js';
+import { freeDatagram } from './datagram-pool.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import { HandshakeLimit } from './handshake-limit.js';
 import type { EndpointEvent, Remote, Transmit } from './events.js';
 import { decodePacketInto, emptyPacket, encodeHeader, looksLikeUtp, PacketType, type Packet } from './packet.js';
 import { ReceiveShare } from './receive-share.js';
+import { dropHold, type OutPacket } from './send-buffer.js';
 import { seqAdd } from './seq.js';
 import { COOKIE_LIFETIME_MS, SynCookies, type SynCookieSource } from './syn-cookie.js';
 import { timestampMicros } from './time.js';
-import { freeDatagram } from './datagram-pool.js';
-import { dropHold, type OutPacket } from './send-buffer.js';
 import type { ConnectionTracer } from './tracer.js';
 
 /** Injected randomness: a uniformly random unsigned 32-bit integer per call. */

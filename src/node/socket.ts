@@ -442,7 +442,7 @@ export class Socket extends Duplex implements ConnectionOwner {
   }
 
   /**
-   * As `stream.Readable#read`, and then tells the connection what is left unread. Readable calls
+   * @internal As `stream.Readable#read`, and then tells the connection what is left unread. Readable calls
    * _read before it takes the chunk it returns out of the buffer, and not again until the next
    * push, so _read alone reports the bytes being read as still held: a chunk as large as the
    * window (a burst, or a hole filled behind a full reorder buffer, is one chunk) left the window

@@ -441,6 +441,21 @@ export class Socket extends Duplex implements ConnectionOwner {
     this.driver.scheduleFlush();
   }
 
+  /**
+   * @internal As `stream.Readable#read`, and then tells the connection what is left unread. Readable calls
+   * _read before it takes the chunk it returns out of the buffer, and not again until the next
+   * push, so _read alone reports the bytes being read as still held: a chunk as large as the
+   * window (a burst, or a hole filled behind a full reorder buffer, is one chunk) left the window
+   * closed after the application had read everything, until the peer's zero-window probe an RTO
+   * later. Every read goes through here: the flowing mode's ('data', pipe) and async iteration's.
+   */
+  override read(size?: number): any {
+    const chunk: unknown = super.read(size);
+    const connection = this.connection;
+    if (connection !== undefined && connection.setApplicationBuffered(this.readableLength)) this.driver?.scheduleFlush();
+    return chunk;
+  }
+
   /** @internal The `stream.Duplex` implementation. */
   override _read(): void {
     if (!this.connection || !this.driver) return;

@@ -412,14 +412,18 @@ export class Connection implements LossHost {
   /**
    * The application holds `bytes` delivered but unread. The advertised window shrinks by it;
    * when reading reopens a window we had closed, an ACK tells the peer at once.
+   *
+   * @returns true when that ACK is owed: the driver must flush.
    */
-  setApplicationBuffered(bytes: number): void {
+  setApplicationBuffered(bytes: number): boolean {
     this.applicationBuffered = bytes;
     const window = this.freeWindow();
     if (this.advertisedWindow < this.config.packetSize && window >= this.config.packetSize && this.state === 'connected') {
       this.ackPending = true;
       this.requestFlush();
+      return true;
     }
+    return false;
   }
 
   stats(): ConnectionStats {

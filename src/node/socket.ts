@@ -459,7 +459,8 @@ export class Socket extends Duplex implements ConnectionOwner {
   /** @internal The `stream.Duplex` implementation. */
   override _read(): void {
     if (!this.connection || !this.driver) return;
-    this.connection.setApplicationBuffered(this.readableLength);
+    // What is left unread is reported by read() once it took its chunk (Readable calls _read only
+    // from read(), before that): reported here too, it was the count with that chunk still in.
     this.driver.scheduleFlush();
   }
 

@@ -6,7 +6,7 @@ import type { EndpointEvent, Remote } from './events.js';
 import { encodeHeaderInto, HEADER_SIZE, headerSize, PacketType, type HeaderFields, type Packet } from './packet.js';
 import { RecvBuffer } from './recv-buffer.js';
 import { RttEstimator } from './rtt.js';
-import { dropHold, payloadOf, SendBuffer, type OutPacket } from './send-buffer.js';
+import { dropHold, NO_BYTES, payloadOf, SendBuffer, type OutPacket } from './send-buffer.js';
 import { allocDatagram } from './datagram-pool.js';
 import { WriteQueue } from './write-queue.js';
 import { seqAdd, seqDiff } from './seq.js';
@@ -73,8 +73,6 @@ type FinState = 'open' | 'queued' | 'sent' | 'acked';
 const MAX_SACK_BYTES = 128;
 /** Extra confirming STATEs an initiator sends while the acceptor stays silent. */
 const MAX_CONFIRM_REPEATS = 3;
-/** A FIN's payload. */
-const NO_PAYLOAD = new Uint8Array(0);
 /** Queued bytes at most that are copied (not waited for) to give the application its buffers back. */
 const WRITE_LOW_WATER = 64 * 1024;
 /**
@@ -991,7 +989,7 @@ export class Connection implements LossHost {
         continue;
       }
       if (this.finState === 'queued' && !this.sendBuffer.full) {
-        this.transmitData(this.newPacket(PacketType.Fin, NO_PAYLOAD, 0, 0, now), now);
+        this.transmitData(this.newPacket(PacketType.Fin, NO_BYTES, 0, 0, now), now);
         this.finState = 'sent';
         sent = true;
       }
@@ -1440,7 +1438,7 @@ export class Connection implements LossHost {
     }
     let piece = total % maxPayload || maxPayload;
     for (offset = 0; offset < total; offset += piece, piece = maxPayload) this.queueResplit(PacketType.Data, bytes.subarray(offset, offset + piece), now);
-    if (fin) this.queueResplit(PacketType.Fin, NO_PAYLOAD, now);
+    if (fin) this.queueResplit(PacketType.Fin, NO_BYTES, now);
     this.requestFlush();
     return true;
   }

@@ -38,7 +38,8 @@ export interface OutPacket {
   holds: number;
 }
 
-const NO_BYTES = new Uint8Array(0);
+/** No bytes: a FIN's payload, and what a packet holds once its datagram went back to the pool. */
+export const NO_BYTES = new Uint8Array(0);
 
 /** `out`'s payload (a view: for resends and re-splits, not the first transmission). */
 export function payloadOf(out: OutPacket): Uint8Array {
@@ -50,7 +51,8 @@ export function payloadOf(out: OutPacket): Uint8Array {
 export function dropHold(out: OutPacket): void {
   if (out.holds === 0 || --out.holds > 0) return;
   freeDatagram(out.bytes);
-  // Nothing may read it any more: an empty array makes a stray read fail loudly, not see another packet.
+  // Nothing may read it any more: a stray read gets no bytes (a stream cut short, which the reuse
+  // tests would see), never another datagram's.
   out.bytes = NO_BYTES;
 }
 

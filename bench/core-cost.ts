@@ -4,7 +4,8 @@
 // (no syscalls, no second process), so a change to the core's per-packet work shows at the 0.1 us
 // level the gauge's noise hides; it says nothing about the kernel's or Node's share.
 //
-//   node build/bench/core-cost.js [MiB=256] [runs=5]     (after npm run build:all)
+//   node build/bench/core-cost.js [MiB=256] [runs=5] [connections=1]     (after npm run build:all)
+// Each connection is written to as a Socket writes: a 64 KiB chunk, the next on its 'written'.
 // Prints each run and the medians of us per DATA packet on each side.
 import { performance } from 'node:perf_hooks';
 import { Endpoint } from '../src/protocol/endpoint.js';
@@ -19,17 +20,31 @@ interface Cost {
   packets: number;
 }
 
-function once(bytes: number): Cost {
+/** Bytes per application write, the gauge's (bench/throughput.ts). */
+const CHUNK = 64 * 1024;
+
+function once(bytes: number, conns: number): Cost {
   let seed = 1;
   const random = (): number => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0);
   const a = new Endpoint({ random, releasesDatagrams: true });
-  const b = new Endpoint({ random, releasesDatagrams: true });
+  // Each connection advertises its share of a 1 MiB window, as a backlogged Node socket does
+  // (ReceiveShare): with 64 connections the windows, not the core, then decide how writes queue.
+  const b = new Endpoint({ random, releasesDatagrams: true, config: { receiveBufferSize: Math.max(64 * 1024, (1024 * 1024) / conns) } });
   b.listening = true;
-  const chunk = Buffer.alloc(256 * 1024, 7);
-  const connection = a.connect(B_ADDRESS, performance.now());
+  const chunk = Buffer.alloc(CHUNK, 7);
+  const connections = Array.from({ length: conns }, () => a.connect(B_ADDRESS, performance.now()));
   const time = { a: 0, b: 0 };
   let received = 0;
-  let written = 0;
+  /** Bytes each connection was given so far; a connection holds one write at a time, as a Socket does. */
+  const written = new Map(connections.map((connection) => [connection, 0]));
+  const share = Math.floor(bytes / conns);
+  const write = (connection: (typeof connections)[number]): void => {
+    const done = written.get(connection)!;
+    if (done >= share) return;
+    const size = Math.min(CHUNK, share - done);
+    connection.write(size === CHUNK ? chunk : chunk.subarray(0, size));
+    written.set(connection, done + size);
+  };
   let packets = 0;
   /** One service round of `from` (timers, events, writes, flush), then its datagrams into `to`; returns how many. */
   const round = (from: Endpoint, to: Endpoint, fromAddress: Remote, side: 'a' | 'b'): number => {
@@ -37,15 +52,10 @@ function once(bytes: number): Cost {
     let t = performance.now();
     from.handleTimeout(t);
     for (const event of from.events.splice(0)) {
+      if (event.type === 'connect' || event.type === 'written') write(event.connection);
       if (event.type !== 'data') continue;
       for (const piece of event.pieces) received += piece.length;
       event.connection.setApplicationBuffered(0); // read at once
-    }
-    if (side === 'a') {
-      while (written < bytes && connection.writableLength < 1024 * 1024) {
-        connection.write(chunk);
-        written += chunk.length;
-      }
     }
     from.flush(performance.now());
     const out = from.transmits.splice(0);
@@ -59,7 +69,7 @@ function once(bytes: number): Cost {
     return out.length;
   };
   let idle = 0;
-  while (received < bytes) {
+  while (received < share * conns) {
     const moved = round(a, b, A_ADDRESS, 'a') + round(b, a, B_ADDRESS, 'b');
     if (moved > 0) idle = 0;
     else if (++idle > 1_000_000) throw new Error(`stuck at ${received} bytes`);
@@ -70,10 +80,11 @@ function once(bytes: number): Cost {
 const median = (values: number[]): number => [...values].sort((x, y) => x - y)[values.length >> 1]!;
 const mib = Number(process.argv[2] ?? 256);
 const runs = Number(process.argv[3] ?? 5);
+const conns = Number(process.argv[4] ?? 1);
 const costs: Cost[] = [];
 for (let i = 0; i < runs; i++) {
-  const cost = once(mib * 1024 * 1024);
+  const cost = once(mib * 1024 * 1024, conns);
   costs.push(cost);
   console.log(`run ${i + 1}: sender ${cost.senderUs.toFixed(3)} us, receiver ${cost.receiverUs.toFixed(3)} us per DATA packet (${cost.packets} packets)`);
 }
-console.log(`medians of ${runs}, ${mib} MiB each: sender ${median(costs.map((c) => c.senderUs)).toFixed(3)} us, receiver ${median(costs.map((c) => c.receiverUs)).toFixed(3)} us per DATA packet`);
+console.log(`medians of ${runs}, ${mib} MiB each over ${conns} connection(s): sender ${median(costs.map((c) => c.senderUs)).toFixed(3)} us, receiver ${median(costs.map((c) => c.receiverUs)).toFixed(3)} us per DATA packet`);

@@ -5,9 +5,10 @@
  * the queue holds the application's own chunks, without copying, only until they are packetized.
  * `takeInto` copies each packet's payload out of them into the datagram buffer the packet is sent
  * (and resent) from, so nothing in flight points into application memory. `borrowed` tells
- * whether any queued byte still lives in an application buffer; `adopt` copies a small remainder
- * (less than a packet, held back by Nagle or the window) so the application need not wait for
- * an ACK to get its buffer back.
+ * whether any queued byte still lives in an application buffer; `adopt` copies those bytes (a
+ * remainder held back by Nagle or the window) so the application need not wait for an ACK to get
+ * its buffer back. The queue is always owned copies first, then the application's chunks in
+ * write order (adopt puts its copy last; push appends), so the borrowed bytes are its tail.
  */
 /** The chunk list of every queue that was never written to: shared, never pushed to (see push). */
 const NO_CHUNKS: Uint8Array[] = [];
@@ -19,19 +20,26 @@ export class WriteQueue {
   private offset = 0;
   /** Bytes queued. */
   length = 0;
+  /** Queued bytes still in the application's buffers: the queue's tail (see the class comment). */
+  private borrowedBytes = 0;
+
   /** Some queued bytes are still views of the application's buffers. */
-  borrowed = false;
+  get borrowed(): boolean {
+    return this.borrowedBytes > 0;
+  }
 
   push(data: Uint8Array): void {
     if (data.length === 0) return;
     if (this.chunks === NO_CHUNKS) this.chunks = [];
     this.chunks.push(data);
     this.length += data.length;
-    this.borrowed = true;
+    this.borrowedBytes += data.length;
   }
 
   /** Copies the next `size` (<= length) bytes into `out` at `at` and drops them from the queue. */
   takeInto(out: Uint8Array, at: number, size: number): void {
+    const owned = this.length - this.borrowedBytes;
+    if (size > owned) this.borrowedBytes -= size - owned;
     this.length -= size;
     let filled = 0;
     while (filled < size) {
@@ -43,22 +51,34 @@ export class WriteQueue {
       this.offset += n;
       if (this.offset === chunk.length) this.nextChunk();
     }
-    if (this.length === 0) this.borrowed = false;
   }
 
-  /** Replaces what is queued by one copy of it: no application buffer is referenced afterwards. */
+  /**
+   * Replaces the borrowed tail by one copy of it: no application buffer is referenced afterwards.
+   * Bytes an earlier adopt copied stay where they are: copying the whole queue, as adopt once did,
+   * copied a byte again at each write that arrived while it waited for the window.
+   */
   adopt(): void {
-    if (!this.borrowed) return;
-    const copy = new Uint8Array(this.length);
-    const size = this.length;
-    this.takeInto(copy, 0, size);
-    this.clear();
-    if (size > 0) {
-      if (this.chunks === NO_CHUNKS) this.chunks = [];
-      this.chunks.push(copy);
-      this.length = size;
+    const size = this.borrowedBytes;
+    if (size === 0) return;
+    // The first borrowed chunk: the tail starts at a chunk's start, or inside the head chunk.
+    let first = this.chunks.length;
+    for (let found = 0; found < size; ) {
+      first--;
+      found += this.chunks[first]!.length - (first === this.head ? this.offset : 0);
     }
-    this.borrowed = false;
+    const copy = new Uint8Array(size);
+    let filled = 0;
+    for (let i = first; i < this.chunks.length; i++) {
+      const chunk = this.chunks[i]!;
+      const from = i === this.head ? this.offset : 0;
+      copy.set(from === 0 ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset + from, chunk.length - from), filled);
+      filled += chunk.length - from;
+    }
+    this.chunks.length = first;
+    if (first === this.head) this.offset = 0;
+    this.chunks.push(copy);
+    this.borrowedBytes = 0;
   }
 
   clear(): void {
@@ -66,7 +86,7 @@ export class WriteQueue {
     this.head = 0;
     this.offset = 0;
     this.length = 0;
-    this.borrowed = false;
+    this.borrowedBytes = 0;
   }
 
   private nextChunk(): void {

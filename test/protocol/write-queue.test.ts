@@ -1,6 +1,7 @@
 /** WriteQueue: packet payloads are copies; `borrowed` and `adopt` track application memory. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { WriteQueue } from '../../src/protocol/write-queue.js';
 
 test('takeInto copies across chunks; changing the written buffers afterwards changes nothing taken', () => {
@@ -53,4 +54,80 @@ test('taking everything leaves nothing borrowed; clear resets', () => {
   q.clear();
   assert.equal(q.length, 0);
   assert.equal(q.borrowed, false);
+});
+
+test('adopt copies only what is still borrowed: a later adopt leaves the earlier copy in place', () => {
+  const q = new WriteQueue();
+  const a = new Uint8Array([1, 2, 3, 4]);
+  q.push(a);
+  q.adopt();
+  a.fill(0);
+  const b = new Uint8Array([5, 6, 7]);
+  q.push(b);
+  const one = new Uint8Array(1);
+  q.takeInto(one, 0, 1); // from the earlier copy: b is still borrowed whole
+  assert.equal(q.borrowed, true);
+  q.adopt();
+  b.fill(0);
+  assert.equal(q.borrowed, false);
+  const rest = new Uint8Array(6);
+  q.takeInto(rest, 0, 6);
+  assert.deepEqual([...one, ...rest], [1, 2, 3, 4, 5, 6, 7]);
+});
+
+test('a borrowed head chunk taken in part is adopted from where the taking stopped', () => {
+  const q = new WriteQueue();
+  const a = new Uint8Array([1, 2, 3, 4, 5]);
+  q.push(a);
+  const two = new Uint8Array(2);
+  q.takeInto(two, 0, 2);
+  q.adopt();
+  a.fill(0);
+  const rest = new Uint8Array(3);
+  q.takeInto(rest, 0, 3);
+  assert.deepEqual([...two, ...rest], [1, 2, 3, 4, 5]);
+  assert.equal(q.length, 0);
+});
+
+test('model: any mix of writes, takes and adopts yields the written bytes in order, whatever the application does to adopted buffers', () => {
+  type Op = { kind: 'push'; size: number } | { kind: 'take'; size: number } | { kind: 'adopt' };
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('push' as const), size: fc.integer({ min: 0, max: 40 }) }),
+    fc.record({ kind: fc.constant('take' as const), size: fc.integer({ min: 0, max: 60 }) }),
+    fc.record({ kind: fc.constant('adopt' as const) }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 60 }) as fc.Arbitrary<Op[]>, (ops) => {
+      const q = new WriteQueue();
+      const expected: number[] = [];
+      const taken: number[] = [];
+      let next = 1;
+      /** Buffers pushed since the last adopt: the application may not touch them yet. */
+      let lent: Uint8Array[] = [];
+      for (const o of ops) {
+        if (o.kind === 'push') {
+          const data = Uint8Array.from({ length: o.size }, () => next++ & 0xff);
+          expected.push(...data);
+          q.push(data);
+          if (data.length > 0) lent.push(data);
+        } else if (o.kind === 'take') {
+          const size = Math.min(o.size, q.length);
+          const out = new Uint8Array(size + 2);
+          q.takeInto(out, 1, size);
+          taken.push(...out.subarray(1, 1 + size));
+        } else {
+          q.adopt();
+          for (const data of lent) data.fill(0xee); // the application reuses its buffers
+          lent = [];
+        }
+        assert.equal(q.length, expected.length - taken.length);
+        if (q.length === 0) assert.equal(q.borrowed, false);
+      }
+      const out = new Uint8Array(q.length);
+      q.takeInto(out, 0, q.length);
+      taken.push(...out);
+      assert.deepEqual(taken, expected);
+    }),
+    { numRuns: 500 },
+  );
 });

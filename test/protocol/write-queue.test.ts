@@ -131,3 +131,46 @@ test('model: any mix of writes, takes and adopts yields the written bytes in ord
     { numRuns: 500 },
   );
 });
+
+/** The queue's chunk array and read position, read by field name (private: no getter in src/). */
+function internals(q: WriteQueue): { chunks: Uint8Array[]; head: number; offset: number } {
+  const fields = q as unknown as { chunks?: Uint8Array[]; head?: number; offset?: number };
+  if (fields.chunks === undefined || fields.head === undefined || fields.offset === undefined) throw new Error('WriteQueue fields renamed: update internals()');
+  return { chunks: fields.chunks, head: fields.head, offset: fields.offset };
+}
+
+test("after adopt the queue references only the bytes it still holds: no chunk already taken, no buffer handed back", () => {
+  // As a Socket writes: a fresh 64 KiB buffer, the next on 'written' (adopt once the rest is short).
+  // Chunks taken before an adopt must go with it, or every buffer and copy since the queue last
+  // ran dry stays referenced (up to 1024 of them: 64 MiB of 64 KiB writes).
+  const q = new WriteQueue();
+  const packet = new Uint8Array(1400);
+  for (let round = 0; round < 40; round++) {
+    q.push(new Uint8Array(64 * 1024));
+    while (q.length > 64 * 1024) q.takeInto(packet, 0, Math.min(packet.length, q.length));
+    q.adopt();
+    const { chunks, head, offset } = internals(q);
+    const referenced = chunks.reduce((n, c) => n + c.length, 0);
+    assert.equal(referenced - offset, q.length, `round ${round}: ${chunks.length} chunks (head ${head}) reference ${referenced} bytes for ${q.length} queued`);
+  }
+});
+
+test('adopts of many small writes keep the queue in a few chunks', () => {
+  // Small writes while the window is shut: each is adopted before its callback. One chunk per
+  // adopt would leave 8192 tiny arrays (and a walk over them per packet) for 64 KiB queued.
+  const q = new WriteQueue();
+  let next = 0;
+  const expected: number[] = [];
+  while (q.length < 64 * 1024) {
+    const data = Uint8Array.from({ length: 8 }, () => next++ & 0xff);
+    expected.push(...data);
+    q.push(data);
+    q.adopt();
+    data.fill(0xee);
+  }
+  const { chunks, head } = internals(q);
+  assert.ok(chunks.length - head <= 32, `${chunks.length - head} chunks hold ${q.length} bytes`);
+  const out = new Uint8Array(q.length);
+  q.takeInto(out, 0, q.length);
+  assert.deepEqual([...out], expected);
+});

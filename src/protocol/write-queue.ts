@@ -79,6 +79,13 @@ export class WriteQueue {
     if (first === this.head) this.offset = 0;
     this.chunks.push(copy);
     this.borrowedBytes = 0;
+    // Drop the chunks already taken: while the queue never runs dry (a Socket writes the next
+    // chunk on 'written') they would otherwise stay referenced, buffers handed back included,
+    // until nextChunk's splice at 1024 of them.
+    if (this.head > 0) {
+      this.chunks.splice(0, this.head);
+      this.head = 0;
+    }
   }
 
   clear(): void {

@@ -58,21 +58,23 @@ test('taking everything leaves nothing borrowed; clear resets', () => {
 
 test('adopt copies only what is still borrowed: a later adopt leaves the earlier copy in place', () => {
   const q = new WriteQueue();
-  const a = new Uint8Array([1, 2, 3, 4]);
+  const a = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
   q.push(a);
   q.adopt();
   a.fill(0);
-  const b = new Uint8Array([5, 6, 7]);
+  const b = new Uint8Array([9, 10, 11]);
   q.push(b);
   const one = new Uint8Array(1);
   q.takeInto(one, 0, 1); // from the earlier copy: b is still borrowed whole
   assert.equal(q.borrowed, true);
-  q.adopt();
+  const earlier = internals(q).chunks[0];
+  q.adopt(); // the earlier copy (7 bytes left) is more than twice b's 3: it stays
   b.fill(0);
   assert.equal(q.borrowed, false);
-  const rest = new Uint8Array(6);
-  q.takeInto(rest, 0, 6);
-  assert.deepEqual([...one, ...rest], [1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(internals(q).chunks[0], earlier);
+  const rest = new Uint8Array(10);
+  q.takeInto(rest, 0, 10);
+  assert.deepEqual([...one, ...rest], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
 });
 
 test('a borrowed head chunk taken in part is adopted from where the taking stopped', () => {

@@ -176,3 +176,73 @@ test('adopts of many small writes keep the queue in a few chunks', () => {
   q.takeInto(out, 0, q.length);
   assert.deepEqual([...out], expected);
 });
+
+test('model, adversarial: buffers detached once nothing is borrowed; clear, bursts past 1024 chunks, adopts as releaseWrites makes them', () => {
+  type Op =
+    | { kind: 'push'; size: number; pad: number }
+    | { kind: 'burst'; count: number; size: number }
+    | { kind: 'take'; size: number }
+    | { kind: 'release'; limit: number }
+    | { kind: 'clear' };
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 5, arbitrary: fc.record({ kind: fc.constant('push' as const), size: fc.integer({ min: 0, max: 50 }), pad: fc.integer({ min: 0, max: 3 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('burst' as const), count: fc.integer({ min: 1, max: 1300 }), size: fc.integer({ min: 0, max: 2 }) }) },
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('take' as const), size: fc.integer({ min: 0, max: 2000 }) }) },
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('release' as const), limit: fc.integer({ min: 0, max: 200 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('clear' as const) }) },
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 60, size: 'max' }), (ops) => {
+      const q = new WriteQueue();
+      /** Queued bytes, and whether each still lives in a buffer the application lent. */
+      let queued: number[] = [];
+      let lentFlags: boolean[] = [];
+      let lent: ArrayBuffer[] = [];
+      let next = 1;
+      const push = (size: number, pad: number): void => {
+        const backing = new ArrayBuffer(size + 2 * pad);
+        const data = new Uint8Array(backing, pad, size);
+        for (let i = 0; i < size; i++) data[i] = next++ & 0xff;
+        lent.push(backing);
+        q.push(data);
+        queued.push(...data);
+        for (let i = 0; i < size; i++) lentFlags.push(true);
+      };
+      for (const o of ops) {
+        if (o.kind === 'push') push(o.size, o.pad);
+        else if (o.kind === 'burst') for (let i = 0; i < o.count; i++) push(o.size, 0);
+        else if (o.kind === 'take') {
+          const size = Math.min(o.size, q.length);
+          const out = new Uint8Array(size);
+          q.takeInto(out, 0, size);
+          assert.deepEqual([...out], queued.slice(0, size));
+          queued = queued.slice(size);
+          lentFlags = lentFlags.slice(size);
+        } else if (o.kind === 'release') {
+          // As Connection.releaseWrites: adopt a short borrowed rest.
+          if (q.borrowed && q.length <= o.limit) {
+            q.adopt();
+            lentFlags = lentFlags.map(() => false);
+            const { chunks, offset } = internals(q);
+            assert.equal(chunks.reduce((n, c) => n + c.length, 0) - offset, q.length, 'adopt left only what is queued');
+          }
+        } else {
+          q.clear();
+          queued = [];
+          lentFlags = [];
+        }
+        assert.equal(q.length, queued.length);
+        assert.equal(q.borrowed, lentFlags.includes(true));
+        // 'written': the application takes its buffers back. Detached, a read of one would throw.
+        if (!q.borrowed) {
+          for (const backing of lent) structuredClone(backing, { transfer: [backing] });
+          lent = [];
+        }
+      }
+      const out = new Uint8Array(q.length);
+      q.takeInto(out, 0, q.length);
+      assert.deepEqual([...out], queued);
+    }),
+    { numRuns: 200 },
+  );
+});

@@ -55,7 +55,7 @@ export class WriteQueue {
 
   /**
    * Replaces the borrowed tail by one copy of it: no application buffer is referenced afterwards.
-   * Bytes an earlier adopt copied stay where they are unless that copy is small beside this one:
+   * Bytes an earlier adopt copied stay where they are unless their copy is at most twice this one:
    * copying the whole queue, as adopt once did, copied a byte again at each write that arrived
    * while it waited for the window.
    */
@@ -68,9 +68,9 @@ export class WriteQueue {
       first--;
       found += this.chunks[first]!.length - (first === this.head ? this.offset : 0);
     }
-    // An earlier copy not more than twice the size of this one joins it: copies then shrink at
-    // least twofold towards the tail, so small writes adopted one by one make a few chunks, not
-    // one each, and a byte is copied again only a logarithmic number of times.
+    // An earlier copy at most twice the size of this one joins it: each copy is then more than
+    // twice the next, so small writes adopted one by one make a few chunks, not one each, and a
+    // byte is copied again only a logarithmic number of times.
     while (first > this.head) {
       const rest = this.chunks[first - 1]!.length - (first - 1 === this.head ? this.offset : 0);
       if (rest > 2 * size) break;

@@ -13,6 +13,14 @@
 /** The chunk list of every queue that was never written to: shared, never pushed to (see push). */
 const NO_CHUNKS: Uint8Array[] = [];
 
+/**
+ * `length` bytes of `chunk` from `from`. A plain view, not chunk.subarray(): on a Buffer that
+ * builds a FastBuffer (species), ~25% dearer.
+ */
+function view(chunk: Uint8Array, from: number, length: number): Uint8Array {
+  return new Uint8Array(chunk.buffer, chunk.byteOffset + from, length);
+}
+
 export class WriteQueue {
   /** NO_CHUNKS until the first write: an idle connection's queue holds no array of its own (issue 9). */
   private chunks: Uint8Array[] = NO_CHUNKS;
@@ -45,8 +53,7 @@ export class WriteQueue {
     while (filled < size) {
       const chunk = this.chunks[this.head]!;
       const n = Math.min(size - filled, chunk.length - this.offset);
-      // A plain view, not chunk.subarray(): on a Buffer that builds a FastBuffer (species), ~25% dearer.
-      out.set(n === chunk.length ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset + this.offset, n), at + filled);
+      out.set(n === chunk.length ? chunk : view(chunk, this.offset, n), at + filled);
       filled += n;
       this.offset += n;
       if (this.offset === chunk.length) this.nextChunk();
@@ -64,26 +71,17 @@ export class WriteQueue {
     if (size === 0) return;
     // The first borrowed chunk: the tail starts at a chunk's start, or inside the head chunk.
     let first = this.chunks.length;
-    for (let found = 0; found < size; ) {
-      first--;
-      found += this.chunks[first]!.length - (first === this.head ? this.offset : 0);
-    }
+    for (let found = 0; found < size; ) found += this.untaken(--first);
     // An earlier copy at most twice the size of this one joins it: each copy is then more than
     // twice the next, so small writes adopted one by one make a few chunks, not one each, and a
     // byte is copied again only a logarithmic number of times.
-    while (first > this.head) {
-      const rest = this.chunks[first - 1]!.length - (first - 1 === this.head ? this.offset : 0);
-      if (rest > 2 * size) break;
-      first--;
-      size += rest;
-    }
+    while (first > this.head && this.untaken(first - 1) <= 2 * size) size += this.untaken(--first);
     const copy = new Uint8Array(size);
-    let filled = 0;
-    for (let i = first; i < this.chunks.length; i++) {
+    for (let i = first, filled = 0; i < this.chunks.length; i++) {
       const chunk = this.chunks[i]!;
-      const from = i === this.head ? this.offset : 0;
-      copy.set(from === 0 ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset + from, chunk.length - from), filled);
-      filled += chunk.length - from;
+      const n = this.untaken(i);
+      copy.set(n === chunk.length ? chunk : view(chunk, chunk.length - n, n), filled);
+      filled += n;
     }
     this.chunks.length = first;
     if (first === this.head) this.offset = 0;
@@ -96,6 +94,11 @@ export class WriteQueue {
       this.chunks.splice(0, this.head);
       this.head = 0;
     }
+  }
+
+  /** Bytes of chunk `i` not taken yet: the head chunk's from `offset`, any later one whole. */
+  private untaken(i: number): number {
+    return this.chunks[i]!.length - (i === this.head ? this.offset : 0);
   }
 
   clear(): void {

@@ -17,7 +17,7 @@
 // IPC, child -> parent: receiver {ready, port}, {progress, bytes} each second,
 //   {done, ...} at the last byte; sender {stats, ...} when asked; either {error}.
 // parent -> child: 'stop' (sender: report CPU, then idle) and 'exit'.
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,8 @@ export interface ReceiverDone {
   firstByteAt: number; // epoch ms (comparable across processes on one host)
   lastByteAt: number;
   cpuMicros: number; // user + system, from listening to the last byte
+  /** The main thread's share of cpuMicros (Linux only; see mainThreadMicros). */
+  mainCpuMicros?: number | undefined;
   sleeps: number; // voluntary context switches over the same span (see sleeps())
   /** microtp only: packets the receiver sent (ACKs) per packet it received, from stats(). */
   acksPerPacket?: number;
@@ -40,6 +42,8 @@ export interface SenderStats {
   type: 'stats';
   startAt: number; // epoch ms right before connect()
   cpuMicros: number; // user + system, from connect() until told to stop
+  /** The main thread's share of cpuMicros (Linux only; see mainThreadMicros). */
+  mainCpuMicros?: number | undefined;
   sleeps: number; // voluntary context switches over the same span (see sleeps())
   /** microtp only: retransmissions per packet sent, from stats(). */
   resendsPerPacket?: number;
@@ -58,6 +62,25 @@ const cpuSince = (start: NodeJS.CpuUsage): number => {
   return d.user + d.system;
 };
 /**
+ * CPU time of the main thread alone, us, or undefined where /proc has no schedstat. The rest of
+ * process.cpuUsage is V8's background threads: the optimizing compiler and the GC's helpers. A
+ * JavaScript stack pays its compiler there while a transfer runs, a native one paid it at build
+ * time, and on a 2-core machine with both workers busy those threads take CPU from the main ones
+ * (docs/performance-state.md, "V8's compiler in the gauge's CPU figures").
+ */
+function mainThreadMicros(): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000; // on-CPU ns
+  } catch {
+    return undefined;
+  }
+}
+const mainSince = (start: number | undefined): number | undefined => {
+  const end = mainThreadMicros();
+  return start === undefined || end === undefined ? undefined : end - start;
+};
+
+/**
  * Times the process has gone to sleep so far (voluntary context switches, all its threads):
  * mostly waits in epoll for the next datagram, each a wake-up that the peer's send pays for on a
  * veth. Read at the start and the end of a transfer (docs/performance-state.md, "The gauge prints sleeps").
@@ -70,10 +93,11 @@ async function receiver(stack: Stack, total: number, conns: number, lossy: boole
   let firstByteAt = 0;
   let lastByteAt = 0;
   let cpu: NodeJS.CpuUsage | undefined;
+  let mainAtStart: number | undefined;
   let sleepsAtStart = 0;
   const finish = (): void => {
     if (cpu === undefined) return; // report once
-    const done: ReceiverDone = { type: 'done', bytes, firstByteAt, lastByteAt, cpuMicros: cpuSince(cpu), sleeps: sleeps() - sleepsAtStart };
+    const done: ReceiverDone = { type: 'done', bytes, firstByteAt, lastByteAt, cpuMicros: cpuSince(cpu), mainCpuMicros: mainSince(mainAtStart), sleeps: sleeps() - sleepsAtStart };
     cpu = undefined;
     const totals = sumStats(pipes);
     if (totals) done.acksPerPacket = totals.packetsSent / totals.packetsReceived;
@@ -114,6 +138,7 @@ async function receiver(stack: Stack, total: number, conns: number, lossy: boole
     } else pipe.on('data', (chunk) => arrived(chunk.length));
   });
   cpu = process.cpuUsage(); // idle time before the connection costs nothing
+  mainAtStart = mainThreadMicros();
   sleepsAtStart = sleeps();
   send({ type: 'ready', port });
 }
@@ -122,10 +147,11 @@ async function sender(stack: Stack, total: number, port: number, conns: number):
   const chunk = Buffer.alloc(CHUNK, 0x5a); // content is irrelevant here; the tests verify data
   const startAt = now();
   const cpu = process.cpuUsage();
+  const mainAtStart = mainThreadMicros();
   const sleepsAtStart = sleeps();
   process.on('message', (msg) => {
     if (msg !== 'stop') return;
-    const stats: SenderStats = { type: 'stats', startAt, cpuMicros: cpuSince(cpu), sleeps: sleeps() - sleepsAtStart };
+    const stats: SenderStats = { type: 'stats', startAt, cpuMicros: cpuSince(cpu), mainCpuMicros: mainSince(mainAtStart), sleeps: sleeps() - sleepsAtStart };
     const totals = sumStats(pipes);
     if (totals) Object.assign(stats, { resendsPerPacket: totals.retransmits / totals.packetsSent, timeouts: totals.timeouts, fastRetransmits: totals.fastRetransmits });
     send(stats);

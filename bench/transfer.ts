@@ -23,6 +23,9 @@ export interface TransferResult {
   e2eMibPerSec?: number; // sender's connect() -> receiver's last byte
   senderCpuSecPerGiB?: number;
   receiverCpuSecPerGiB?: number;
+  /** The main thread's part of the two figures above (Linux); the rest is V8's compiler and GC threads. */
+  senderMainCpuSecPerGiB?: number;
+  receiverMainCpuSecPerGiB?: number;
   /** Times each process slept (voluntary context switches) per MiB received. */
   sleepsPerMiB?: { receiver: number; sender: number };
   acksPerPacket?: number; // microtp: the receiver's packets sent per packet received
@@ -96,7 +99,8 @@ export async function transfer(spec: TransferSpec): Promise<TransferResult> {
         const done = await Promise.race([next(receiver, 'done', 'receiver'), next(sender, 'done', 'sender')]);
         const stats = next(sender, 'stats', 'sender');
         sender.send('stop');
-        const { startAt, cpuMicros, sleeps, resendsPerPacket, timeouts, fastRetransmits } = await stats;
+        const { startAt, cpuMicros, mainCpuMicros, sleeps, resendsPerPacket, timeouts, fastRetransmits } = await stats;
+        const perGiB = (micros: number | undefined): number | undefined => (micros === undefined ? undefined : micros / 1e6 / (done.bytes / GiB));
         const seconds = (done.lastByteAt - done.firstByteAt) / 1000;
         Object.assign(result, {
           ok: true,
@@ -104,8 +108,10 @@ export async function transfer(spec: TransferSpec): Promise<TransferResult> {
           seconds,
           mibPerSec: done.bytes / MiB / seconds,
           e2eMibPerSec: done.bytes / MiB / ((done.lastByteAt - startAt) / 1000),
-          senderCpuSecPerGiB: cpuMicros / 1e6 / (done.bytes / GiB),
-          receiverCpuSecPerGiB: done.cpuMicros / 1e6 / (done.bytes / GiB),
+          senderCpuSecPerGiB: perGiB(cpuMicros),
+          receiverCpuSecPerGiB: perGiB(done.cpuMicros),
+          senderMainCpuSecPerGiB: perGiB(mainCpuMicros),
+          receiverMainCpuSecPerGiB: perGiB(done.mainCpuMicros),
           sleepsPerMiB: { receiver: done.sleeps / (done.bytes / MiB), sender: sleeps / (done.bytes / MiB) },
           acksPerPacket: done.acksPerPacket,
           resendsPerPacket,
@@ -142,6 +148,7 @@ export const fmt = (x: number | undefined, digits = 1): string => (x === undefin
 export function resultLine(r: TransferResult): string {
   return r.ok
     ? `${fmt(r.mibPerSec)} MiB/s, CPU s/GiB sender ${fmt(r.senderCpuSecPerGiB, 2)} receiver ${fmt(r.receiverCpuSecPerGiB, 2)}` +
+        (r.senderMainCpuSecPerGiB === undefined ? '' : ` (main threads ${fmt(r.senderMainCpuSecPerGiB, 2)} and ${fmt(r.receiverMainCpuSecPerGiB, 2)})`) +
         (r.sleepsPerMiB === undefined ? '' : `; sleeps/MiB sender ${fmt(r.sleepsPerMiB.sender)} receiver ${fmt(r.sleepsPerMiB.receiver)}`) +
         (r.acksPerPacket === undefined ? '' : `; acks/packet ${fmt(r.acksPerPacket, 3)}`) +
         (r.resendsPerPacket === undefined ? '' : `, resends/packet ${fmt(r.resendsPerPacket, 4)} (timeouts ${r.timeouts}, lost from ACKs ${r.fastRetransmits})`) +
@@ -158,12 +165,16 @@ export interface StackSummary {
   e2eMibPerSec: number | undefined;
   senderCpuSecPerGiB: number | undefined;
   receiverCpuSecPerGiB: number | undefined;
+  senderMainCpuSecPerGiB: number | undefined;
+  receiverMainCpuSecPerGiB: number | undefined;
 }
+
+type MedianKey = 'mibPerSec' | 'e2eMibPerSec' | 'senderCpuSecPerGiB' | 'receiverCpuSecPerGiB' | 'senderMainCpuSecPerGiB' | 'receiverMainCpuSecPerGiB';
 
 export function summarize(stacks: readonly StackName[], results: TransferResult[], runs: number): StackSummary[] {
   return stacks.map((stack) => {
     const ok = results.filter((r) => r.stack === stack && r.ok);
-    const pick = (k: 'mibPerSec' | 'e2eMibPerSec' | 'senderCpuSecPerGiB' | 'receiverCpuSecPerGiB'): number | undefined =>
+    const pick = (k: MedianKey): number | undefined =>
       median(ok.map((r) => r[k]).filter((x): x is number => x !== undefined));
     return {
       stack,
@@ -173,19 +184,26 @@ export function summarize(stacks: readonly StackName[], results: TransferResult[
       e2eMibPerSec: pick('e2eMibPerSec'),
       senderCpuSecPerGiB: pick('senderCpuSecPerGiB'),
       receiverCpuSecPerGiB: pick('receiverCpuSecPerGiB'),
+      senderMainCpuSecPerGiB: pick('senderMainCpuSecPerGiB'),
+      receiverMainCpuSecPerGiB: pick('receiverMainCpuSecPerGiB'),
     };
   });
 }
 
 const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? '-' : (a / b).toFixed(2));
 
-/** The medians table, then microtp's ratio to each other stack (`extraAnchors` too, e.g. a ceiling measured apart). */
+/**
+ * The medians table, then microtp's ratio to each other stack (`extraAnchors` too, e.g. a ceiling
+ * measured apart). The main-thread columns appear where the workers could measure them (Linux).
+ */
 export function printSummary(summary: StackSummary[], extraAnchors: StackSummary[] = []): void {
-  console.log('stack                ok   MiB/s   e2e MiB/s   send CPU s/GiB   recv CPU s/GiB');
+  const mainThreads = summary.some((s) => s.senderMainCpuSecPerGiB !== undefined);
+  console.log(`stack                ok   MiB/s   e2e MiB/s   send CPU s/GiB   recv CPU s/GiB${mainThreads ? '   main thread: send   recv' : ''}`);
   for (const s of summary) {
     console.log(
       `${s.stack.padEnd(19)} ${`${s.ok}/${s.runs}`.padStart(4)} ${fmt(s.mibPerSec).padStart(7)} ${fmt(s.e2eMibPerSec).padStart(11)}` +
-        ` ${fmt(s.senderCpuSecPerGiB, 2).padStart(16)} ${fmt(s.receiverCpuSecPerGiB, 2).padStart(16)}`,
+        ` ${fmt(s.senderCpuSecPerGiB, 2).padStart(16)} ${fmt(s.receiverCpuSecPerGiB, 2).padStart(16)}` +
+        (mainThreads ? ` ${fmt(s.senderMainCpuSecPerGiB, 2).padStart(19)} ${fmt(s.receiverMainCpuSecPerGiB, 2).padStart(6)}` : ''),
     );
   }
   const ours = summary.find((s) => s.stack === 'microtp');
@@ -194,7 +212,10 @@ export function printSummary(summary: StackSummary[], extraAnchors: StackSummary
   for (const s of [...summary.filter((x) => x !== ours), ...extraAnchors]) {
     console.log(
       `  vs ${s.stack.padEnd(19)} throughput x${ratio(ours.mibPerSec, s.mibPerSec)}` +
-        `  sender CPU x${ratio(ours.senderCpuSecPerGiB, s.senderCpuSecPerGiB)}  receiver CPU x${ratio(ours.receiverCpuSecPerGiB, s.receiverCpuSecPerGiB)}`,
+        `  sender CPU x${ratio(ours.senderCpuSecPerGiB, s.senderCpuSecPerGiB)}  receiver CPU x${ratio(ours.receiverCpuSecPerGiB, s.receiverCpuSecPerGiB)}` +
+        (mainThreads
+          ? `  (main threads: sender x${ratio(ours.senderMainCpuSecPerGiB, s.senderMainCpuSecPerGiB)} receiver x${ratio(ours.receiverMainCpuSecPerGiB, s.receiverMainCpuSecPerGiB)})`
+          : ''),
     );
   }
 }

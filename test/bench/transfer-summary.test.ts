@@ -48,3 +48,25 @@ describe('main-thread CPU in the bench summary', () => {
     assert.match(resultLine(results[0]!), /^101\.0 MiB\/s, CPU s\/GiB sender 8\.00 receiver 9\.00$/);
   });
 });
+
+describe('main-thread CPU measured on one side only', () => {
+  function oneSided(side: 'sender' | 'receiver'): TransferResult {
+    const r = result('microtp', 1, 8, undefined);
+    if (side === 'sender') r.senderMainCpuSecPerGiB = 6;
+    else r.receiverMainCpuSecPerGiB = 7;
+    return r;
+  }
+
+  test("a transfer's line keeps the receiver's figure when the sender has none", () => {
+    assert.match(resultLine(oneSided('receiver')), /\(main threads - and 7\.00\)/);
+    assert.match(resultLine(oneSided('sender')), /\(main threads 6\.00 and -\)/);
+  });
+
+  test('the table shows the main-thread columns when only the receivers measured them', () => {
+    const results = [oneSided('receiver'), { ...oneSided('receiver'), stack: 'utp-native' as const, receiverMainCpuSecPerGiB: 14 }];
+    const out = printed(() => printSummary(summarize(['microtp', 'utp-native'], results, 1)));
+    assert.match(out, /main thread: send {3}recv/);
+    assert.match(out, /\(main threads: sender x- receiver x0\.50\)/);
+    assert.doesNotMatch(out, /NaN/);
+  });
+});

@@ -17,11 +17,12 @@
 // IPC, child -> parent: receiver {ready, port}, {progress, bytes} each second,
 //   {done, ...} at the last byte; sender {stats, ...} when asked; either {error}.
 // parent -> child: 'stop' (sender: report CPU, then idle) and 'exit'.
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { LOSSY_STACKS, STACKS, loadStack, type Pipe, type Stack, type StackName } from './stacks.js';
+import { mainBetween, mainThreadMicros } from './main-thread-cpu.js';
 
 export { STACKS, type StackName };
 
@@ -61,24 +62,6 @@ const cpuSince = (start: NodeJS.CpuUsage): number => {
   const d = process.cpuUsage(start);
   return d.user + d.system;
 };
-/**
- * CPU time of the main thread alone, us, or undefined where /proc has no schedstat. The rest of
- * process.cpuUsage is V8's background threads: the optimizing compiler and the GC's helpers. A
- * JavaScript stack pays its compiler there while a transfer runs, a native one paid it at build
- * time, and on a 2-core machine with both workers busy those threads take CPU from the main ones
- * (docs/performance-state.md, "V8's compiler in the gauge's CPU figures").
- */
-function mainThreadMicros(): number | undefined {
-  try {
-    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000; // on-CPU ns
-  } catch {
-    return undefined;
-  }
-}
-const mainSince = (start: number | undefined): number | undefined => {
-  const end = mainThreadMicros();
-  return start === undefined || end === undefined ? undefined : end - start;
-};
 
 /**
  * Times the process has gone to sleep so far (voluntary context switches, all its threads):
@@ -97,7 +80,7 @@ async function receiver(stack: Stack, total: number, conns: number, lossy: boole
   let sleepsAtStart = 0;
   const finish = (): void => {
     if (cpu === undefined) return; // report once
-    const done: ReceiverDone = { type: 'done', bytes, firstByteAt, lastByteAt, cpuMicros: cpuSince(cpu), mainCpuMicros: mainSince(mainAtStart), sleeps: sleeps() - sleepsAtStart };
+    const done: ReceiverDone = { type: 'done', bytes, firstByteAt, lastByteAt, cpuMicros: cpuSince(cpu), mainCpuMicros: mainBetween(mainAtStart, mainThreadMicros()), sleeps: sleeps() - sleepsAtStart };
     cpu = undefined;
     const totals = sumStats(pipes);
     if (totals) done.acksPerPacket = totals.packetsSent / totals.packetsReceived;
@@ -151,7 +134,7 @@ async function sender(stack: Stack, total: number, port: number, conns: number):
   const sleepsAtStart = sleeps();
   process.on('message', (msg) => {
     if (msg !== 'stop') return;
-    const stats: SenderStats = { type: 'stats', startAt, cpuMicros: cpuSince(cpu), mainCpuMicros: mainSince(mainAtStart), sleeps: sleeps() - sleepsAtStart };
+    const stats: SenderStats = { type: 'stats', startAt, cpuMicros: cpuSince(cpu), mainCpuMicros: mainBetween(mainAtStart, mainThreadMicros()), sleeps: sleeps() - sleepsAtStart };
     const totals = sumStats(pipes);
     if (totals) Object.assign(stats, { resendsPerPacket: totals.retransmits / totals.packetsSent, timeouts: totals.timeouts, fastRetransmits: totals.fastRetransmits });
     send(stats);

@@ -100,7 +100,8 @@ export async function transfer(spec: TransferSpec): Promise<TransferResult> {
         const stats = next(sender, 'stats', 'sender');
         sender.send('stop');
         const { startAt, cpuMicros, mainCpuMicros, sleeps, resendsPerPacket, timeouts, fastRetransmits } = await stats;
-        const perGiB = (micros: number | undefined): number | undefined => (micros === undefined ? undefined : micros / 1e6 / (done.bytes / GiB));
+        const perGiB = (micros: number | undefined): number | undefined =>
+          micros === undefined || !Number.isFinite(micros) ? undefined : micros / 1e6 / (done.bytes / GiB);
         const seconds = (done.lastByteAt - done.firstByteAt) / 1000;
         Object.assign(result, {
           ok: true,
@@ -148,7 +149,7 @@ export const fmt = (x: number | undefined, digits = 1): string => (x === undefin
 export function resultLine(r: TransferResult): string {
   return r.ok
     ? `${fmt(r.mibPerSec)} MiB/s, CPU s/GiB sender ${fmt(r.senderCpuSecPerGiB, 2)} receiver ${fmt(r.receiverCpuSecPerGiB, 2)}` +
-        (r.senderMainCpuSecPerGiB === undefined ? '' : ` (main threads ${fmt(r.senderMainCpuSecPerGiB, 2)} and ${fmt(r.receiverMainCpuSecPerGiB, 2)})`) +
+        (r.senderMainCpuSecPerGiB === undefined && r.receiverMainCpuSecPerGiB === undefined ? '' : ` (main threads ${fmt(r.senderMainCpuSecPerGiB, 2)} and ${fmt(r.receiverMainCpuSecPerGiB, 2)})`) +
         (r.sleepsPerMiB === undefined ? '' : `; sleeps/MiB sender ${fmt(r.sleepsPerMiB.sender)} receiver ${fmt(r.sleepsPerMiB.receiver)}`) +
         (r.acksPerPacket === undefined ? '' : `; acks/packet ${fmt(r.acksPerPacket, 3)}`) +
         (r.resendsPerPacket === undefined ? '' : `, resends/packet ${fmt(r.resendsPerPacket, 4)} (timeouts ${r.timeouts}, lost from ACKs ${r.fastRetransmits})`) +
@@ -197,7 +198,7 @@ const ratio = (a: number | undefined, b: number | undefined): string => (a === u
  * measured apart). The main-thread columns appear where the workers could measure them (Linux).
  */
 export function printSummary(summary: StackSummary[], extraAnchors: StackSummary[] = []): void {
-  const mainThreads = summary.some((s) => s.senderMainCpuSecPerGiB !== undefined);
+  const mainThreads = summary.some((s) => s.senderMainCpuSecPerGiB !== undefined || s.receiverMainCpuSecPerGiB !== undefined);
   console.log(`stack                ok   MiB/s   e2e MiB/s   send CPU s/GiB   recv CPU s/GiB${mainThreads ? '   main thread: send   recv' : ''}`);
   for (const s of summary) {
     console.log(

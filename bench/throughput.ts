@@ -62,7 +62,6 @@ const cpuSince = (start: NodeJS.CpuUsage): number => {
   const d = process.cpuUsage(start);
   return d.user + d.system;
 };
-
 /**
  * Times the process has gone to sleep so far (voluntary context switches, all its threads):
  * mostly waits in epoll for the next datagram, each a wake-up that the peer's send pays for on a

@@ -168,6 +168,20 @@ export interface StackSummary {
   receiverCpuSecPerGiB: number | undefined;
   senderMainCpuSecPerGiB: number | undefined;
   receiverMainCpuSecPerGiB: number | undefined;
+  /**
+   * Cores both processes kept busy together: CPU-seconds per second of transfer, the end-to-end
+   * MiB/s times both sides' CPU per GiB (each side's CPU is counted from about the sender's start,
+   * the receiver being idle before, to the last byte). Where every stack keeps the machine's cores
+   * busy, throughput is their count over the summed CPU per GiB, and two stacks' throughputs are in
+   * the inverse ratio of their summed CPU per GiB.
+   */
+  coresBusy: number | undefined;
+}
+
+/** See StackSummary.coresBusy; undefined without both sides' CPU. */
+export function coresBusy(r: TransferResult): number | undefined {
+  if (r.e2eMibPerSec === undefined || r.senderCpuSecPerGiB === undefined || r.receiverCpuSecPerGiB === undefined) return undefined;
+  return (r.e2eMibPerSec * (r.senderCpuSecPerGiB + r.receiverCpuSecPerGiB)) / 1024;
 }
 
 type MedianKey = 'mibPerSec' | 'e2eMibPerSec' | 'senderCpuSecPerGiB' | 'receiverCpuSecPerGiB' | 'senderMainCpuSecPerGiB' | 'receiverMainCpuSecPerGiB';
@@ -187,6 +201,7 @@ export function summarize(stacks: readonly StackName[], results: TransferResult[
       receiverCpuSecPerGiB: pick('receiverCpuSecPerGiB'),
       senderMainCpuSecPerGiB: pick('senderMainCpuSecPerGiB'),
       receiverMainCpuSecPerGiB: pick('receiverMainCpuSecPerGiB'),
+      coresBusy: median(ok.map(coresBusy).filter((x): x is number => x !== undefined)),
     };
   });
 }
@@ -199,12 +214,13 @@ const ratio = (a: number | undefined, b: number | undefined): string => (a === u
  */
 export function printSummary(summary: StackSummary[], extraAnchors: StackSummary[] = []): void {
   const mainThreads = summary.some((s) => s.senderMainCpuSecPerGiB !== undefined || s.receiverMainCpuSecPerGiB !== undefined);
-  console.log(`stack                ok   MiB/s   e2e MiB/s   send CPU s/GiB   recv CPU s/GiB${mainThreads ? '   main thread: send   recv' : ''}`);
+  console.log(`stack                ok   MiB/s   e2e MiB/s   send CPU s/GiB   recv CPU s/GiB${mainThreads ? '   main thread: send   recv' : ''}   cores busy`);
   for (const s of summary) {
     console.log(
       `${s.stack.padEnd(19)} ${`${s.ok}/${s.runs}`.padStart(4)} ${fmt(s.mibPerSec).padStart(7)} ${fmt(s.e2eMibPerSec).padStart(11)}` +
         ` ${fmt(s.senderCpuSecPerGiB, 2).padStart(16)} ${fmt(s.receiverCpuSecPerGiB, 2).padStart(16)}` +
-        (mainThreads ? ` ${fmt(s.senderMainCpuSecPerGiB, 2).padStart(19)} ${fmt(s.receiverMainCpuSecPerGiB, 2).padStart(6)}` : ''),
+        (mainThreads ? ` ${fmt(s.senderMainCpuSecPerGiB, 2).padStart(19)} ${fmt(s.receiverMainCpuSecPerGiB, 2).padStart(6)}` : '') +
+        ` ${fmt(s.coresBusy, 2).padStart(12)}`,
     );
   }
   const ours = summary.find((s) => s.stack === 'microtp');

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { printSummary, resultLine, summarize, type TransferResult } from '../../bench/transfer.js';
+import { coresBusy, printSummary, resultLine, summarize, type TransferResult } from '../../bench/transfer.js';
 
 function result(stack: TransferResult['stack'], run: number, cpu: number, main: number | undefined): TransferResult {
   const r: TransferResult = { stack, run, ok: true, bytesReceived: 1, mibPerSec: 100 + run, senderCpuSecPerGiB: cpu, receiverCpuSecPerGiB: cpu + 1 };
@@ -68,5 +68,24 @@ describe('main-thread CPU measured on one side only', () => {
     assert.match(out, /main thread: send {3}recv/);
     assert.match(out, /\(main threads: sender x- receiver x0\.50\)/);
     assert.doesNotMatch(out, /NaN/);
+  });
+});
+
+describe('cores busy in the bench summary', () => {
+  test('end-to-end MiB/s times both sides CPU per GiB, the median over transfers', () => {
+    const r = (run: number, e2e: number): TransferResult => ({ ...result('microtp', run, 6, undefined), e2eMibPerSec: e2e });
+    // 1024 MiB/s at 1 + 1 CPU-seconds per GiB keeps two cores busy.
+    assert.equal(coresBusy({ ...r(1, 1024), senderCpuSecPerGiB: 1, receiverCpuSecPerGiB: 1 }), 2);
+    const [ours] = summarize(['microtp'], [r(1, 128), r(2, 64), r(3, 256)], 3);
+    assert.equal(ours?.coresBusy, (128 * 13) / 1024);
+    assert.match(printed(() => printSummary([ours!])), /cores busy\n.* 1\.63$/m);
+  });
+
+  test('a transfer without an end-to-end rate or a side CPU counts for nothing', () => {
+    assert.equal(coresBusy(result('microtp', 1, 6, undefined)), undefined);
+    const oneSided: TransferResult = { ...result('microtp', 1, 6, undefined), e2eMibPerSec: 100 };
+    delete oneSided.receiverCpuSecPerGiB;
+    assert.equal(coresBusy(oneSided), undefined);
+    assert.match(printed(() => printSummary(summarize(['microtp'], [result('microtp', 1, 6, undefined)], 1))), / -$/m);
   });
 });

@@ -73,12 +73,14 @@ describe('main-thread CPU measured on one side only', () => {
 
 describe('cores busy in the bench summary', () => {
   test('end-to-end MiB/s times both sides CPU per GiB, the median over transfers', () => {
-    const r = (run: number, e2e: number): TransferResult => ({ ...result('microtp', run, 6, undefined), e2eMibPerSec: e2e });
+    const r = (run: number, e2e: number, cpu: number): TransferResult => ({ ...result('microtp', run, cpu, undefined), e2eMibPerSec: e2e });
     // 1024 MiB/s at 1 + 1 CPU-seconds per GiB keeps two cores busy.
-    assert.equal(coresBusy({ ...r(1, 1024), senderCpuSecPerGiB: 1, receiverCpuSecPerGiB: 1 }), 2);
-    const [ours] = summarize(['microtp'], [r(1, 128), r(2, 64), r(3, 256)], 3);
-    assert.equal(ours?.coresBusy, (128 * 13) / 1024);
-    assert.match(printed(() => printSummary([ours!])), /cores busy\n.* 1\.63$/m);
+    assert.equal(coresBusy({ ...r(1, 1024, 1), senderCpuSecPerGiB: 1, receiverCpuSecPerGiB: 1 }), 2);
+    // Per transfer 0.375, 0.8125 and 15.25 cores (CPU 1+2, 6+7, 30+31): the median is 0.8125. The
+    // product of the medians (128 MiB/s, 13 s/GiB) would give 1.625.
+    const [ours] = summarize(['microtp'], [r(1, 128, 1), r(2, 64, 6), r(3, 256, 30)], 3);
+    assert.equal(ours?.coresBusy, 0.8125);
+    assert.match(printed(() => printSummary([ours!])), /cores busy\n.* 0\.81$/m);
   });
 
   test('a transfer without an end-to-end rate or a side CPU counts for nothing', () => {

@@ -173,8 +173,8 @@ export interface StackSummary {
    * MiB/s times both sides' CPU per GiB (each side's CPU is counted from about the sender's start,
    * the receiver being idle before, to the last byte; the sender's until it is told to stop, an
    * idle tail, so the figure reads a little high). Where every stack keeps the machine's cores
-   * busy, throughput is their count over the summed CPU per GiB, and two stacks' throughputs are in
-   * the inverse ratio of their summed CPU per GiB.
+   * busy, throughput is about their count over the summed CPU per GiB, and two stacks'
+   * throughputs are roughly in the inverse ratio of their summed CPU per GiB.
    */
   coresBusy: number | undefined;
 }

@@ -10,6 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import { Endpoint } from '../src/protocol/endpoint.js';
 import type { Remote } from '../src/protocol/events.js';
+import { median } from './transfer.js';
 
 const A_ADDRESS: Remote = { address: '10.0.0.1', port: 1000, family: 'IPv4' };
 const B_ADDRESS: Remote = { address: '10.0.0.2', port: 2000, family: 'IPv4' };
@@ -77,7 +78,6 @@ function once(bytes: number, conns: number): Cost {
   return { senderUs: (1000 * time.a) / packets, receiverUs: (1000 * time.b) / packets, packets };
 }
 
-const median = (values: number[]): number => [...values].sort((x, y) => x - y)[values.length >> 1]!;
 const mib = Number(process.argv[2] ?? 256);
 const runs = Number(process.argv[3] ?? 5);
 const conns = Number(process.argv[4] ?? 1);
@@ -87,4 +87,4 @@ for (let i = 0; i < runs; i++) {
   costs.push(cost);
   console.log(`run ${i + 1}: sender ${cost.senderUs.toFixed(3)} us, receiver ${cost.receiverUs.toFixed(3)} us per DATA packet (${cost.packets} packets)`);
 }
-console.log(`medians of ${runs}, ${mib} MiB each over ${conns} connection(s): sender ${median(costs.map((c) => c.senderUs)).toFixed(3)} us, receiver ${median(costs.map((c) => c.receiverUs)).toFixed(3)} us per DATA packet`);
+console.log(`medians of ${runs}, ${mib} MiB each over ${conns} connection(s): sender ${median(costs.map((c) => c.senderUs))!.toFixed(3)} us, receiver ${median(costs.map((c) => c.receiverUs))!.toFixed(3)} us per DATA packet`);

@@ -190,8 +190,9 @@ type MedianKey = 'mibPerSec' | 'e2eMibPerSec' | 'senderCpuSecPerGiB' | 'receiver
 export function summarize(stacks: readonly StackName[], results: TransferResult[], runs: number): StackSummary[] {
   return stacks.map((stack) => {
     const ok = results.filter((r) => r.stack === stack && r.ok);
-    const pick = (k: MedianKey): number | undefined =>
-      median(ok.map((r) => r[k]).filter((x): x is number => x !== undefined));
+    const medianOf = (f: (r: TransferResult) => number | undefined): number | undefined =>
+      median(ok.map(f).filter((x): x is number => x !== undefined));
+    const pick = (k: MedianKey): number | undefined => medianOf((r) => r[k]);
     return {
       stack,
       ok: ok.length,
@@ -202,7 +203,7 @@ export function summarize(stacks: readonly StackName[], results: TransferResult[
       receiverCpuSecPerGiB: pick('receiverCpuSecPerGiB'),
       senderMainCpuSecPerGiB: pick('senderMainCpuSecPerGiB'),
       receiverMainCpuSecPerGiB: pick('receiverMainCpuSecPerGiB'),
-      coresBusy: median(ok.map(coresBusy).filter((x): x is number => x !== undefined)),
+      coresBusy: medianOf(coresBusy),
     };
   });
 }
